@@ -1,0 +1,96 @@
+"""KVM or TCG: use KVM where it really works, fall back to TCG with one warning.
+
+/dev/kvm existing is not enough: on nested setups a guest stops at once with
+"KVM internal error" or crawls. A short time-boxed boot decides, once per host
+boot, and the decision is recorded in every result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.errors import InfraError
+
+PROBE_TIMEOUT = 40.0  # a working KVM boots to userspace in a few seconds
+
+
+@dataclass(frozen=True)
+class AccelDecision:
+    accel: str  # "kvm" or "tcg"
+    reason: str
+    probe_seconds: float | None = None
+
+
+def host_boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def kvm_device_usable(dev: Path = Path("/dev/kvm")) -> bool:
+    return dev.exists() and os.access(dev, os.R_OK | os.W_OK)
+
+
+def decide(
+    requested: str,
+    probe: Callable[[], tuple[bool, float, str]],
+    cache_file: Path,
+    kvm_usable: Callable[[], bool] = kvm_device_usable,
+) -> AccelDecision:
+    """requested: auto|kvm|tcg. probe() boots once with KVM: (ok, seconds, detail)."""
+    if requested == "tcg":
+        return AccelDecision("tcg", "requested with --accel tcg")
+    if not kvm_usable():
+        if requested == "kvm":
+            raise InfraError(
+                "--accel kvm: /dev/kvm is missing or not accessible",
+                "load kvm_intel/kvm_amd, add yourself to the kvm group, or use --accel tcg",
+            )
+        return AccelDecision("tcg", "/dev/kvm missing or not accessible")
+    if requested == "kvm":
+        return AccelDecision("kvm", "requested with --accel kvm")
+    boot_id = host_boot_id()
+    if cache_file.exists():
+        try:
+            cached = json.loads(cache_file.read_text())
+            if cached.get("boot_id") == boot_id:
+                return AccelDecision(**cached["decision"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    ok, seconds, detail = probe()
+    if ok:
+        decision = AccelDecision("kvm", f"probe boot with KVM took {seconds:.1f}s", seconds)
+    else:
+        decision = AccelDecision("tcg", f"KVM probe failed: {detail}", seconds)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    cache_file.write_text(json.dumps({"boot_id": boot_id, "decision": asdict(decision)}))
+    return decision
+
+
+def probe_with_vng(base_cmd: list[str], timeout: float = PROBE_TIMEOUT) -> tuple[bool, float, str]:
+    """Boot the kernel with KVM and run `true`; success within the time box means KVM works."""
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(
+            [*base_cmd, "--exec", "true"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            start_new_session=True,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False, time.monotonic() - start, f"no result within {timeout:.0f}s (KVM crawls)"
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        out = (proc.stderr + proc.stdout).strip().splitlines()
+        why = next((ln for ln in out if "KVM" in ln or "error" in ln.lower()), None)
+        return False, seconds, why or f"vng exited {proc.returncode}"
+    return True, seconds, "ok"

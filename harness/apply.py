@@ -1,0 +1,153 @@
+"""A worktree per series stack, with the series applied by git am.
+
+The worktree is reused when the base and the patches are unchanged, so an
+unchanged series costs nothing and an edited one rebuilds only what it touches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.paths import CacheLayout
+from harness.runner import Runner
+from harness.series import Series
+from harness.source import GIT_IDENTITY, KernelSource
+
+
+@dataclass(frozen=True)
+class Worktree:
+    path: Path
+    head: str  # commit after all patches: the exact kernel commit tested
+    reused: bool
+
+
+@dataclass(frozen=True)
+class ApplyFailure:
+    patch: str | None  # the failing patch's subject line as git am reports it
+    files: tuple[str, ...]  # files whose hunks did not apply
+
+
+def parse_am_failure(output: str) -> ApplyFailure:
+    """What git am said: which patch failed, and on which files."""
+    patch = None
+    m = re.search(r"^Patch failed at \d+ (.+)$", output, re.M)
+    if m:
+        patch = m.group(1).strip()
+    files: list[str] = []
+    for pat in (
+        r"^error: patch failed: (.+?):\d+$",
+        r"^error: (.+?): (?:patch does not apply|does not exist in index|already exists in index)$",
+        r"^CONFLICT \(content\): Merge conflict in (.+)$",
+    ):
+        for f in re.findall(pat, output, re.M):
+            if f not in files:
+                files.append(f)
+    return ApplyFailure(patch, tuple(files))
+
+
+def series_digest(source: KernelSource, stack: list[Series]) -> str:
+    h = hashlib.sha256(source.commit.encode())
+    for s in stack:
+        h.update(s.name.encode())
+        for p in s.patches:
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _match_patch(series: Series, failure: ApplyFailure) -> Path | None:
+    if failure.patch is None:
+        return None
+    for p in series.patches:
+        if series.patch_subject(p).strip() == failure.patch:
+            return p
+    return None
+
+
+def prepare_worktree(
+    source: KernelSource, stack: list[Series], key: str, cache: CacheLayout, runner: Runner
+) -> Worktree:
+    path = cache.worktree(key)
+    state_file = cache.worktree_state(key)
+    digest = series_digest(source, stack)
+    registered = path.exists() and (path / ".git").exists()
+    if registered and state_file.exists():
+        state = json.loads(state_file.read_text())
+        head = runner.git(path, "rev-parse", "HEAD", check=False)
+        clean = not runner.git(path, "status", "--porcelain", "--untracked-files=no", check=False)
+        if state.get("digest") == digest and state.get("head") == head and clean:
+            return Worktree(path, head, reused=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not registered:
+        runner.git(source.repo, "worktree", "prune")
+        if path.exists():
+            raise UsageError(
+                f"{path} exists but is not a worktree of {source.repo}",
+                f"remove it: rm -rf {path}",
+            )
+        print(f"source: checking out {source.commit[:12]} into {path}")
+        runner.git(source.repo, "worktree", "add", "-q", "--detach", str(path), source.commit)
+    else:
+        runner.git(path, "am", "--abort", check=False)
+        # Only files that differ are rewritten, so make rebuilds only what changed.
+        runner.git(path, "reset", "-q", "--hard", source.commit)
+        runner.git(path, "clean", "-q", "-fd")
+    state_file.unlink(missing_ok=True)
+    for series in stack:
+        for warning in base_mismatch(series, source):
+            print(warning)
+        if not series.patches:
+            continue
+        print(f"apply: {series.name}: {len(series.patches)} patches")
+        proc = runner.run(
+            [
+                "git",
+                "-C",
+                str(path),
+                "am",
+                "-q",
+                "-3",
+                "--committer-date-is-author-date",
+                *map(str, series.patches),
+            ],
+            env=GIT_IDENTITY,
+            check=False,
+        )
+        if proc.returncode != 0:
+            out = (proc.stdout or "") + (proc.stderr or "")
+            failure = parse_am_failure(out)
+            runner.git(path, "am", "--abort", check=False)
+            runner.git(path, "reset", "-q", "--hard", source.commit)
+            raise apply_error(series, failure, source, out)
+    head = runner.git(path, "rev-parse", "HEAD")
+    state_file.write_text(json.dumps({"digest": digest, "head": head}, indent=2))
+    return Worktree(path, head, reused=False)
+
+
+def base_mismatch(series: Series, source: KernelSource) -> list[str]:
+    if series.patches and series.base and series.base != source.version:
+        return [
+            f"note: series {series.name} was made on {series.base}; the source here is "
+            f"{source.version} ({source.origin}); applying with git am -3"
+        ]
+    return []
+
+
+def apply_error(
+    series: Series, failure: ApplyFailure, source: KernelSource, output: str
+) -> UsageError:
+    patch = _match_patch(series, failure)
+    what = str(patch) if patch else (failure.patch or "a patch")
+    files = ", ".join(failure.files) if failure.files else "(git am named no file)"
+    detail = "\n".join(output.strip().splitlines()[-8:])
+    return UsageError(
+        f"series {series.name}: patch {what} does not apply to {source.version} "
+        f"({source.origin}); failing file(s): {files}\n{detail}",
+        f"rebase the series onto {source.version} in a kernel git tree and re-export it "
+        "with git format-patch",
+    )

@@ -1,0 +1,150 @@
+"""Configure and build the kernel out of tree (O=), with ccache, incrementally."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import InfraError
+from harness.kconfig import (
+    check_config,
+    config_hash,
+    dropped_error,
+    merge_fragments,
+    parse_config,
+)
+from harness.paths import CacheLayout
+from harness.progress import StepProgress
+from harness.runner import Runner
+
+# Steps of a cold build of base.config, measured; replaced by the last real count.
+DEFAULT_STEPS = 2600
+_STEP_RE = re.compile(r"^  ([A-Z][A-Z0-9_-]{1,10}) +(\S.*)$")
+STAMP = ".harness-build.json"
+STEPS = ".harness-steps"
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    dotconfig: Path
+    hash: str
+    overrides: list[str]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    bzimage: Path
+    vmlinux: Path
+    log: Path
+    skipped: bool  # nothing changed since the last build
+    steps: int
+
+
+def jobs() -> int:
+    return (os.cpu_count() or 1) + 1
+
+
+def make_env(cache: CacheLayout) -> dict[str, str]:
+    return {
+        "CCACHE_DIR": str(cache.ccache),
+        "CCACHE_BASEDIR": str(cache.root),
+        # Worktrees of different series live at different paths; let them share hits.
+        "CCACHE_NOHASHDIR": "1",
+        "CCACHE_COMPILERCHECK": "content",
+        "KBUILD_BUILD_USER": "harness",
+        "KBUILD_BUILD_HOST": "harness",
+    }
+
+
+def configure(
+    worktree: Path, build_dir: Path, fragments: list[Path], runner: Runner
+) -> ConfigResult:
+    """allnoconfig with the merged fragments forced on (KCONFIG_ALLCONFIG), then check."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    merged = merge_fragments(fragments)
+    merged_path = build_dir / "harness.config"
+    merged_path.write_text(merged.text)
+    proc = runner.run(
+        ["make", "-s", f"O={build_dir}", f"KCONFIG_ALLCONFIG={merged_path}", "allnoconfig"],
+        cwd=worktree,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise InfraError(f"kernel configuration failed:\n{(proc.stderr or proc.stdout)[-2000:]}")
+    dotconfig = build_dir / ".config"
+    dropped = check_config(merged.symbols, parse_config(dotconfig.read_text()))
+    if dropped:
+        raise dropped_error(dropped, worktree, dotconfig)
+    return ConfigResult(dotconfig, config_hash(dotconfig), merged.overrides)
+
+
+def build(
+    worktree: Path,
+    build_dir: Path,
+    head: str,
+    cfg: ConfigResult,
+    cache: CacheLayout,
+    runner: Runner,
+    log_path: Path,
+    force: bool = False,
+) -> BuildResult:
+    bzimage = build_dir / "arch/x86/boot/bzImage"
+    vmlinux = build_dir / "vmlinux"
+    stamp_path = build_dir / STAMP
+    stamp = {"head": head, "config": cfg.hash}
+    if not force and bzimage.exists() and stamp_path.exists():
+        old = json.loads(stamp_path.read_text())
+        if old.get("stamp") == stamp and old.get("bzimage_mtime") == bzimage.stat().st_mtime_ns:
+            log_path.write_text(f"build skipped: commit {head} and config {cfg.hash} unchanged\n")
+            return BuildResult(bzimage, vmlinux, log_path, skipped=True, steps=0)
+    cache.ccache.mkdir(parents=True, exist_ok=True)
+    steps_file = build_dir / STEPS
+    estimated = not steps_file.exists()
+    total = int(steps_file.read_text()) if not estimated else DEFAULT_STEPS
+    cmd = ["make", f"O={build_dir}", f"-j{jobs()}", "CC=ccache gcc", "bzImage"]
+    env = make_env(cache)
+    runner.log.record(cmd, worktree, env)
+    steps = 0
+    started = time.monotonic()
+    with log_path.open("w") as log, StepProgress("build", total, estimated) as bar:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=worktree,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            m = _STEP_RE.match(line)
+            if m:
+                steps += 1
+                bar.step(m.group(2))
+        rc = proc.wait()
+    if rc != 0:
+        errors = [
+            ln.rstrip()
+            for ln in log_path.read_text(errors="replace").splitlines()
+            if "error" in ln.lower() or "Error " in ln
+        ]
+        raise InfraError(
+            f"kernel build failed (make exit {rc}) after {time.monotonic() - started:.0f}s; "
+            f"log: {log_path}\n" + "\n".join(errors[-15:]),
+            "fix the error in the series (or the config) and re-run; the build is incremental",
+        )
+    if not bzimage.exists():
+        raise InfraError(f"make succeeded but {bzimage} is missing; log: {log_path}")
+    if estimated or steps > total:
+        steps_file.write_text(str(steps))
+    stamp_path.write_text(
+        json.dumps({"stamp": stamp, "bzimage_mtime": bzimage.stat().st_mtime_ns}, indent=2)
+    )
+    return BuildResult(bzimage, vmlinux, log_path, skipped=False, steps=steps)

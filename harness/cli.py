@@ -1,0 +1,148 @@
+"""The `harness` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.errors import ExitCode, HarnessError
+from harness.paths import CacheLayout, default_cache, find_repo
+from harness.pipeline import Options, Pipeline
+from harness.series import load_all
+
+
+def _series_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--series",
+        "-s",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="series to apply (repeat, or comma-separate, to stack; dependencies come along)",
+    )
+    p.add_argument(
+        "--all",
+        dest="all_series",
+        action="store_true",
+        help="stack every series: one build, one boot, every suite",
+    )
+    p.add_argument(
+        "--kernel-tree",
+        type=Path,
+        metavar="PATH",
+        help="use this kernel git tree's HEAD instead of Debian's linux-source-6.12",
+    )
+    p.add_argument(
+        "--debug-config",
+        action="store_true",
+        help="add kernel-config/debug.config (KASAN, lockdep, ...)",
+    )
+    p.add_argument("--rebuild", action="store_true", help="run make even if nothing changed")
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        metavar="DIR",
+        help="where results/<run-id>/ goes (default: <repo>/results)",
+    )
+
+
+def _vm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--accel",
+        choices=("auto", "kvm", "tcg"),
+        default="auto",
+        help="auto probes whether KVM really works and falls back to TCG",
+    )
+    p.add_argument("--timeout", type=float, metavar="SEC", help="wall-clock limit for the VM")
+    p.add_argument(
+        "--boot-timeout",
+        type=float,
+        metavar="SEC",
+        help="limit for the guest to reach the test runner",
+    )
+    p.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression")
+    p.add_argument(
+        "--allow-skips", action="store_true", help="do not fail the run on skipped tests"
+    )
+    p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Apply XDP patch series to Linux 6.12, build, boot in virtme-ng, test.",
+        epilog="exit codes: 0 pass; 1 test failure or kernel splat; 2 bad usage or input; "
+        "3 infrastructure (missing tool, build failed, VM did not boot, timeout)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="show every series, its patches and dependencies")
+    p = sub.add_parser("run", help="source, apply, config, build, boot, test, report")
+    _series_args(p)
+    _vm_args(p)
+    p = sub.add_parser("build", help="stop after the build")
+    _series_args(p)
+    p = sub.add_parser("test", help="boot the kernel built before and run the tests")
+    _series_args(p)
+    _vm_args(p)
+    p = sub.add_parser("shell", help="an interactive guest on the series' kernel")
+    _series_args(p)
+    p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
+    return parser
+
+
+def cmd_list(repo: Path) -> int:
+    known = load_all(repo)
+    for s in known.values():
+        deps = ", ".join(s.depends_on) or "none"
+        print(f"{s.name}: {s.description}")
+        print(
+            f"  base {s.base or '?'}; depends on: {deps}; config: "
+            f"{', '.join(['base.config', *s.config])}; selftests: {', '.join(s.selftests)}"
+        )
+        if not s.patches:
+            print("  (no patches)")
+        for p in s.patches:
+            print(f"  {p.name}: {s.patch_subject(p)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        repo = find_repo()
+        if args.command == "list":
+            return cmd_list(repo)
+        series = [n.strip() for item in args.series for n in item.split(",") if n.strip()]
+        if args.all_series and series:
+            parser.error("--all and --series exclude each other")
+        opts = Options(
+            command=args.command,
+            series=series,
+            all_series=args.all_series,
+            kernel_tree=args.kernel_tree,
+            accel=getattr(args, "accel", "auto"),
+            timeout=getattr(args, "timeout", None),
+            boot_timeout=getattr(args, "boot_timeout", None),
+            results_root=args.results_dir,
+            rebuild=args.rebuild,
+            allow_skips=getattr(args, "allow_skips", False),
+            keyword=getattr(args, "keyword", None),
+            debug_config=args.debug_config,
+            verbose=getattr(args, "verbose", False),
+        )
+        pipeline = Pipeline(opts, repo, CacheLayout(default_cache()))
+        if args.command == "shell":
+            return pipeline.shell()
+        return int(pipeline.execute())
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return int(ExitCode.INFRA)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

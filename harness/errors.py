@@ -1,0 +1,55 @@
+"""Errors with fixed exit codes, each naming the problem and the fix."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes CI can rely on."""
+
+    OK = 0
+    FAILED = 1  # a test failed or the kernel splatted
+    USAGE = 2  # bad usage or input (unknown series, patch does not apply, ...)
+    INFRA = 3  # infrastructure (missing tool, build failed, VM did not boot, timeout)
+
+
+class HarnessError(Exception):
+    """An error the user can act on: what went wrong, and how to fix it."""
+
+    exit_code: ExitCode = ExitCode.INFRA
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+
+    def __str__(self) -> str:
+        if self.fix:
+            return f"{self.problem}\n  fix: {self.fix}"
+        return self.problem
+
+
+class UsageError(HarnessError):
+    """Bad usage or bad input: the user's request or data is wrong."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InfraError(HarnessError):
+    """The machinery failed: a tool, the build, the VM."""
+
+    exit_code = ExitCode.INFRA
+
+
+class MissingDependency(InfraError):
+    """A host tool or package is not installed."""
+
+    def __init__(self, missing: dict[str, str]) -> None:
+        names = ", ".join(f"{tool} (package {pkg})" for tool, pkg in sorted(missing.items()))
+        pkgs = " ".join(sorted(set(missing.values())))
+        super().__init__(
+            f"missing host dependencies: {names}",
+            f"sudo apt-get install -y {pkgs}   (or run ci/setup-host.sh)",
+        )
+        self.missing = missing

@@ -1,0 +1,65 @@
+"""Runs inside the guest: record what the guest is, then one pytest over every suite.
+
+Kept import-light: under TCG every import costs seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+from harness.vm import GUEST_DONE, GUEST_START
+
+
+def guest_info() -> dict[str, object]:
+    def read(path: str) -> str:
+        try:
+            return Path(path).read_text().strip()
+        except OSError:
+            return ""
+
+    return {
+        "kernel_release": platform.release(),
+        "kernel_version": read("/proc/version"),
+        "cmdline": read("/proc/cmdline"),
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    print(GUEST_START, flush=True)
+    p = argparse.ArgumentParser(prog="python -m harness.guest")
+    p.add_argument("--results", type=Path, required=True)
+    p.add_argument("--bpf-objdir", type=Path, required=True)
+    p.add_argument("--suite", action="append", default=[], required=True)
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = p.parse_args(argv)
+    (args.results / "guest.json").write_text(json.dumps(guest_info(), indent=2))
+    os.environ["XDP_SELFTEST_BPF_OBJDIR"] = str(args.bpf_objdir)
+    extra = [a for a in args.pytest_args if a != "--"]
+    import pytest
+
+    rc = int(
+        pytest.main(
+            [
+                "-v",
+                "-rfEs",
+                "-p",
+                "no:cacheprovider",
+                f"--junitxml={args.results / 'junit.xml'}",
+                *[f"selftests/{s}" for s in args.suite],
+                *extra,
+            ]
+        )
+    )
+    print(f"{GUEST_DONE}{rc}", flush=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Where things live: the repository, the cache outside it, per-run results."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import UsageError
+
+
+def find_repo(start: Path | None = None) -> Path:
+    """The repository root: $HARNESS_REPO, or the nearest parent with patches/ and
+    kernel-config/, or the checkout this package was installed from (editable)."""
+    env = os.environ.get("HARNESS_REPO")
+    candidates: list[Path] = []
+    if env:
+        candidates.append(Path(env))
+    here = (start or Path.cwd()).resolve()
+    candidates.extend([here, *here.parents])
+    candidates.append(Path(__file__).resolve().parent.parent)
+    for cand in candidates:
+        if (cand / "patches").is_dir() and (cand / "kernel-config").is_dir():
+            return cand
+    raise UsageError(
+        "cannot find the harness repository (a directory with patches/ and kernel-config/)",
+        "run harness from inside its checkout, or set HARNESS_REPO=/path/to/checkout",
+    )
+
+
+def default_cache() -> Path:
+    env = os.environ.get("HARNESS_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "xdp-harness"
+
+
+@dataclass(frozen=True)
+class CacheLayout:
+    """Everything expensive lives here, outside the repository, and survives runs."""
+
+    root: Path
+
+    @property
+    def debian_repo(self) -> Path:
+        return self.root / "linux"
+
+    @property
+    def trees(self) -> Path:
+        return self.root / "trees"
+
+    @property
+    def ccache(self) -> Path:
+        return self.root / "ccache"
+
+    def worktree(self, key: str) -> Path:
+        return self.root / "worktrees" / key
+
+    def worktree_state(self, key: str) -> Path:
+        return self.root / "worktrees" / f"{key}.state.json"
+
+    def build(self, key: str) -> Path:
+        return self.root / "build" / key
+
+    def bpf(self, key: str) -> Path:
+        return self.root / "bpf" / key
+
+    @property
+    def accel_probe(self) -> Path:
+        return self.root / "accel-probe.json"
+
+    @property
+    def last_runs(self) -> Path:
+        return self.root / "last-run"

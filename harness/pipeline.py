@@ -1,0 +1,312 @@
+"""One run: source -> apply -> config -> build -> boot -> test -> report."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness import accel, apply, bpfprogs, build, hostdeps, report, source, splats, vm
+from harness.errors import ExitCode, HarnessError, InfraError, UsageError
+from harness.paths import CacheLayout
+from harness.runner import Runner
+from harness.series import Series, config_fragments, load_all, resolve, selftest_suites, stack_key
+
+# Defaults per accelerator, in seconds: (boot to guest runner, whole VM run).
+TIMEOUTS = {"kvm": (90.0, 900.0), "tcg": (300.0, 2700.0)}
+
+
+@dataclass
+class Options:
+    command: str  # run | build | test | shell
+    series: list[str] = field(default_factory=list)
+    all_series: bool = False
+    kernel_tree: Path | None = None
+    accel: str = "auto"
+    timeout: float | None = None
+    boot_timeout: float | None = None
+    results_root: Path | None = None
+    rebuild: bool = False
+    allow_skips: bool = False
+    keyword: str | None = None
+    debug_config: bool = False
+    verbose: bool = False
+    pytest_args: list[str] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(self, opts: Options, repo: Path, cache: CacheLayout) -> None:
+        self.opts = opts
+        self.repo = repo
+        self.cache = cache
+        self.runner = Runner()
+        self.known = load_all(repo)
+        names = sorted(self.known) if opts.all_series else opts.series
+        self.stack: list[Series] = resolve(names, self.known)
+        self.key = stack_key(self.stack)
+        self.suites = selftest_suites(self.stack)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        self.run_id = f"{stamp}-{self.key}"
+        root = opts.results_root or repo / "results"
+        self.results = root / self.run_id
+        self.report = report.RunReport(
+            run_id=self.run_id,
+            command=shlex.join(["harness", *sys.argv[1:]]) if sys.argv else opts.command,
+            series=[s.name for s in self.stack],
+            suites=self.suites,
+        )
+
+    # -- helpers ---------------------------------------------------------------
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        print(f"==> {name}", flush=True)
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.report.timings[name] = round(time.monotonic() - start, 2)
+
+    def _source(self) -> source.KernelSource:
+        if self.opts.kernel_tree is not None:
+            src = source.tree_source(self.opts.kernel_tree, self.cache, self.runner)
+        else:
+            src = source.debian_source(self.cache, self.runner)
+        self.report.kernel.update(
+            version=src.version, origin=src.origin, base_commit=src.commit, source_id=src.source_id
+        )
+        print(f"    base {src.version} from {src.origin} ({src.commit[:12]})")
+        return src
+
+    def _key(self, src: source.KernelSource) -> str:
+        return self.key if src.source_id == "debian" else f"{src.source_id}/{self.key}"
+
+    def _fragments(self) -> list[Path]:
+        names = ["base.config", *config_fragments(self.stack)]
+        if self.opts.debug_config:
+            names.append("debug.config")
+        return [self.repo / "kernel-config" / n for n in names]
+
+    # -- stages ----------------------------------------------------------------
+    def prepare_kernel(self) -> tuple[Path, Path, str, build.ConfigResult]:
+        """source, apply, config, build: returns (worktree, build dir, head, config)."""
+        with self.stage("source"):
+            hostdeps.check(["source"])
+            src = self._source()
+        key = self._key(src)
+        with self.stage("apply"):
+            wt = apply.prepare_worktree(src, self.stack, key, self.cache, self.runner)
+            self.report.kernel["commit"] = wt.head
+            n = sum(len(s.patches) for s in self.stack)
+            state = "unchanged, reused" if wt.reused else f"{n} patches applied"
+            print(f"    {wt.path} at {wt.head[:12]} ({state})")
+        build_dir = self.cache.build(key)
+        with self.stage("config"):
+            hostdeps.check(["build"])
+            cfg = build.configure(wt.path, build_dir, self._fragments(), self.runner)
+            for o in cfg.overrides:
+                print(f"    note: fragment override {o}")
+            self.report.config_hash = cfg.hash
+            shutil.copy(cfg.dotconfig, self.results / "config")
+            print(f"    {cfg.dotconfig} (hash {cfg.hash}); every requested symbol present")
+        with self.stage("build"):
+            res = build.build(
+                wt.path,
+                build_dir,
+                wt.head,
+                cfg,
+                self.cache,
+                self.runner,
+                self.results / "build.log",
+                force=self.opts.rebuild,
+            )
+            if res.skipped:
+                print("    up to date (same commit and config): nothing to build")
+            else:
+                print(f"    {res.bzimage} ({res.steps} build steps)")
+        return wt.path, build_dir, wt.head, cfg
+
+    def reuse_kernel(self) -> tuple[Path, Path, str]:
+        """harness test: the kernel built earlier for this stack, unchanged."""
+        with self.stage("source"):
+            src = self._source()
+        key = self._key(src)
+        wt_path, build_dir = self.cache.worktree(key), self.cache.build(key)
+        bz = build_dir / "arch/x86/boot/bzImage"
+        if not bz.exists() or not (build_dir / build.STAMP).exists():
+            raise UsageError(
+                f"no built kernel for {self.key} in {build_dir}",
+                f"run: harness build {' '.join('--series ' + s.name for s in self.stack)}",
+            )
+        head = self.runner.git(wt_path, "rev-parse", "HEAD")
+        state = self.cache.worktree_state(key)
+        if state.exists() and apply.series_digest(src, self.stack) not in state.read_text():
+            print(
+                "warning: the series changed since this kernel was built; `harness run` rebuilds it"
+            )
+        self.report.kernel["commit"] = head
+        cfg_path = build_dir / ".config"
+        from harness.kconfig import config_hash
+
+        self.report.config_hash = config_hash(cfg_path)
+        shutil.copy(cfg_path, self.results / "config")
+        return wt_path, build_dir, head
+
+    def _accel(self, bzimage: Path) -> accel.AccelDecision:
+        probe_spec = vm.VmSpec(bzimage=bzimage, accel="kvm", network_loop=False, cpus=1)
+        decision = accel.decide(
+            self.opts.accel,
+            lambda: accel.probe_with_vng(vm.vng_command(probe_spec)),
+            self.cache.accel_probe,
+        )
+        self.report.accel = asdict(decision)
+        if decision.accel == "tcg" and self.opts.accel == "auto":
+            print(
+                f"warning: KVM not usable ({decision.reason}); using TCG: expect slow guests, "
+                "only timing ratios mean anything"
+            )
+        else:
+            print(f"    accel {decision.accel}: {decision.reason}")
+        return decision
+
+    def boot_and_test(self, worktree: Path, build_dir: Path) -> None:
+        hostdeps.check(["boot", "test"])
+        with self.stage("bpf"):
+            objdir = self.cache.bpf(self.key)
+            objs = bpfprogs.compile_suites(self.repo, self.suites, worktree, objdir, self.runner)
+            print(f"    {len(objs)} BPF objects in {objdir}")
+        bzimage = build_dir / "arch/x86/boot/bzImage"
+        decision = self._accel(bzimage)
+        boot_to, run_to = TIMEOUTS[decision.accel]
+        boot_to = self.opts.boot_timeout or boot_to
+        run_to = self.opts.timeout or run_to
+        spec = vm.VmSpec(
+            bzimage=bzimage, accel=decision.accel, rwdirs=(self.results,), cwd=self.repo
+        )
+        guest = [
+            sys.executable,
+            "-m",
+            "harness.guest",
+            "--results",
+            str(self.results),
+            "--bpf-objdir",
+            str(objdir),
+        ]
+        for suite in self.suites:
+            guest += ["--suite", suite]
+        extra = list(self.opts.pytest_args)
+        if self.opts.keyword:
+            extra += ["-k", self.opts.keyword]
+        if extra:
+            guest += ["--", *extra]
+        cmd = vm.vng_command(spec, shlex.join(guest))
+        self.runner.log.record(cmd, self.repo)
+        with self.stage("vm"):
+            print(
+                f"    {decision.accel}, timeouts: boot {boot_to:.0f}s, run {run_to:.0f}s; "
+                f"console: {self.results / 'console.log'}"
+            )
+            result = vm.run_vm(cmd, self.results / "console.log", boot_to, run_to, self._echo)
+        if result.boot_seconds is not None:
+            self.report.timings["guest_boot"] = round(result.boot_seconds, 2)
+            self.report.timings["guest_tests"] = round(
+                result.total_seconds - result.boot_seconds, 2
+            )
+        console = (self.results / "console.log").read_text(errors="replace")
+        self.report.splats = splats.scan(console)
+        junit = self.results / "junit.xml"
+        if junit.exists():
+            self.report.tests = report.parse_junit(junit)
+        if result.timed_out:
+            what = (
+                "did not reach the test runner" if result.timed_out == "boot" else "did not finish"
+            )
+            raise InfraError(
+                f"VM {what} within {boot_to if result.timed_out == 'boot' else run_to:.0f}s: "
+                "hung, killed; console kept",
+                f"read {self.results / 'console.log'}; raise --timeout/--boot-timeout if the "
+                "machine is just slow",
+            )
+        if not result.guest_finished:
+            panicked = [s for s in self.report.splats if s.kind in ("panic", "Oops", "BUG")]
+            if panicked:
+                return  # the splat fails the run (exit 1), with the console kept
+            tail = "\n".join(console.strip().splitlines()[-15:])
+            raise InfraError(
+                f"the guest exited (status {result.exit_status}) before the tests finished; "
+                f"last console lines:\n{tail}",
+                f"read {self.results / 'console.log'}",
+            )
+
+    def _echo(self, line: str) -> None:
+        if splats._kernel_msg(line) is not None:
+            if self.opts.verbose:
+                print(f"    kernel| {line}", flush=True)
+            elif splats._classify(splats._kernel_msg(line) or ""):
+                print(f"    KERNEL| {line}", flush=True)
+            return
+        if line.startswith(vm.GUEST_START) or line.startswith(vm.GUEST_DONE):
+            return
+        if self.opts.verbose or "::" in line or line.startswith(("=", "FAILED", "ERROR")):
+            print(f"    {line}", flush=True)
+
+    # -- entry -----------------------------------------------------------------
+    def execute(self) -> ExitCode:
+        self.results.mkdir(parents=True, exist_ok=True)
+        latest = self.results.parent / "latest"
+        latest.unlink(missing_ok=True)
+        latest.symlink_to(self.results.name)
+        print(
+            f"harness {self.opts.command}: {' + '.join(s.name for s in self.stack)} "
+            f"-> {self.results}"
+        )
+        code = ExitCode.OK
+        try:
+            if self.opts.command == "test":
+                wt, build_dir, _ = self.reuse_kernel()
+            else:
+                wt, build_dir, _, _ = self.prepare_kernel()
+            if self.opts.command == "build":
+                self.report.verdict = "BUILT"
+            else:
+                self.boot_and_test(wt, build_dir)
+                code, self.report.verdict = report.verdict(self.report, self.opts.allow_skips)
+        except HarnessError as exc:
+            code = exc.exit_code
+            self.report.error = str(exc)
+            self.report.verdict = "ERROR: " + (
+                "bad usage or input" if code == ExitCode.USAGE else "infrastructure"
+            )
+            if self.report.splats:
+                code = ExitCode.FAILED
+        except KeyboardInterrupt:
+            code = ExitCode.INFRA
+            self.report.error = "interrupted"
+            self.report.verdict = "ERROR: interrupted"
+        finally:
+            self.report.exit_code = int(code)
+            self.runner.log.write(self.results / "commands.sh")
+            self.report.write(self.results)
+        print()
+        print(self.report.summary_text(self.results))
+        return code
+
+    def shell(self) -> int:
+        self.results.mkdir(parents=True, exist_ok=True)
+        wt, build_dir, _, _ = self.prepare_kernel()
+        hostdeps.check(["boot"])
+        bzimage = build_dir / "arch/x86/boot/bzImage"
+        decision = self._accel(bzimage)
+        objdir = self.cache.bpf(self.key)
+        bpfprogs.compile_suites(self.repo, self.suites, wt, objdir, self.runner)
+        print(
+            f"    in the guest: export XDP_SELFTEST_BPF_OBJDIR={objdir}; "
+            f"python3 -m pytest selftests/{self.suites[0] if self.suites else ''}"
+        )
+        spec = vm.VmSpec(bzimage=bzimage, accel=decision.accel, cwd=self.repo)
+        return vm.interactive(vm.vng_command(spec))

@@ -1,0 +1,121 @@
+"""Results people and CI can read: results.json, junit.xml, a short summary."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from harness.errors import ExitCode
+from harness.splats import Splat
+
+
+@dataclass(frozen=True)
+class TestResult:
+    name: str
+    outcome: str  # passed | failed | error | skipped
+    duration: float
+    message: str = ""
+
+
+def parse_junit(path: Path) -> list[TestResult]:
+    root = ET.parse(path).getroot()
+    results = []
+    for case in root.iter("testcase"):
+        name = f"{case.get('classname', '')}::{case.get('name')}"
+        outcome, message = "passed", ""
+        for tag in ("failure", "error", "skipped"):
+            el = case.find(tag)
+            if el is not None:
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
+                message = (el.get("message") or el.text or "").strip()
+                break
+        results.append(TestResult(name, outcome, float(case.get("time") or 0.0), message))
+    return results
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    command: str
+    series: list[str]
+    suites: list[str]
+    kernel: dict[str, str] = field(default_factory=dict)  # version, base, origin, commit, ...
+    config_hash: str = ""
+    accel: dict[str, object] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    tests: list[TestResult] = field(default_factory=list)
+    splats: list[Splat] = field(default_factory=list)
+    exit_code: int = int(ExitCode.OK)
+    verdict: str = ""
+    error: str = ""
+
+    def counts(self) -> dict[str, int]:
+        c = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+        for t in self.tests:
+            c[t.outcome] = c.get(t.outcome, 0) + 1
+        return c
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["counts"] = self.counts()
+        data["splats"] = [
+            {"kind": s.kind, "console_line": s.line, "summary": s.summary(), "text": s.text}
+            for s in self.splats
+        ]
+        return json.dumps(data, indent=2)
+
+    def write(self, results_dir: Path) -> None:
+        (results_dir / "results.json").write_text(self.to_json())
+        (results_dir / "summary.txt").write_text(self.summary_text(results_dir) + "\n")
+
+    def summary_text(self, results_dir: Path) -> str:
+        c = self.counts()
+        lines = [f"run {self.run_id}: {' + '.join(self.series)}"]
+        if self.kernel:
+            k = self.kernel
+            lines.append(
+                f"  kernel   {k.get('version', '?')} from {k.get('origin', '?')}"
+                f", commit {k.get('commit', '?')[:12]}, config {self.config_hash}"
+            )
+        if self.accel:
+            lines.append(f"  accel    {self.accel.get('accel')} ({self.accel.get('reason')})")
+        if self.timings:
+            lines.append(
+                "  timings  " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
+            )
+        if self.tests:
+            lines.append(
+                f"  tests    {c['passed']} passed, {c['failed']} failed, {c['error']} errors, "
+                f"{c['skipped']} skipped"
+            )
+        for t in self.tests:
+            if t.outcome != "passed":
+                first = t.message.splitlines()[0] if t.message else ""
+                lines.append(f"    {t.outcome.upper():7} {t.name}  {first[:160]}")
+        for s in self.splats:
+            lines.append(f"  SPLAT    {s.summary()}")
+        if self.error:
+            lines.append("  error    " + self.error.replace("\n", "\n           "))
+        lines.append(f"  results  {results_dir}")
+        lines.append(f"{self.verdict} (exit {self.exit_code})")
+        return "\n".join(lines)
+
+
+def verdict(report: RunReport, allow_skips: bool) -> tuple[ExitCode, str]:
+    """Tests and splats decide: any failure, error, splat (or skip, unless allowed) fails."""
+    c = report.counts()
+    problems = []
+    if c["failed"] or c["error"]:
+        problems.append(f"{c['failed'] + c['error']} test(s) failed")
+    if c["skipped"] and not allow_skips:
+        problems.append(f"{c['skipped']} test(s) skipped (a skip is not a pass; --allow-skips)")
+    if report.splats:
+        kinds = sorted({s.kind for s in report.splats})
+        problems.append(f"kernel splat(s): {', '.join(kinds)}")
+    if not report.tests:
+        problems.append("no tests ran")
+    if problems:
+        return ExitCode.FAILED, "FAIL: " + "; ".join(problems)
+    return ExitCode.OK, f"PASS: {c['passed']} tests passed, no splats"

@@ -1,0 +1,162 @@
+"""Patch series: patches/<name>/ with series.toml and git format-patch output."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import UsageError
+
+MANIFEST = "series.toml"
+COVER_LETTER = "0000-cover-letter.patch"
+_PATCH_RE = re.compile(r"^\d{4}-.+\.patch$")
+_KEYS = {"name", "description", "base", "depends-on", "config", "selftests"}
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    path: Path
+    description: str
+    base: str | None  # kernel version the patches were made on, e.g. "6.12.117"
+    depends_on: tuple[str, ...]
+    config: tuple[str, ...]  # extra fragments, relative to kernel-config/
+    selftests: tuple[str, ...]  # suites under selftests/
+    patches: tuple[Path, ...]
+    cover_letter: Path | None
+
+    def patch_subject(self, patch: Path) -> str:
+        for line in patch.read_text(errors="replace").splitlines():
+            if line.startswith("Subject:"):
+                return re.sub(r"^Subject:\s*(\[[^]]*\]\s*)?", "", line)
+        return patch.name
+
+
+def _str_list(data: dict[str, object], key: str, where: Path) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{where}: '{key}' must be a list of strings", f'e.g. {key} = ["a"]')
+    return tuple(value)
+
+
+def load_series(series_dir: Path, repo: Path) -> Series:
+    manifest = series_dir / MANIFEST
+    if not manifest.is_file():
+        raise UsageError(
+            f"{series_dir}: no {MANIFEST}",
+            f"add {manifest} with name, description, depends-on, config and selftests",
+        )
+    try:
+        data = tomllib.loads(manifest.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{manifest}: not valid TOML: {exc}") from exc
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise UsageError(
+            f"{manifest}: unknown keys {sorted(unknown)}", f"known keys: {sorted(_KEYS)}"
+        )
+    name = data.get("name")
+    if name != series_dir.name:
+        raise UsageError(
+            f"{manifest}: name = {name!r} does not match its directory {series_dir.name!r}",
+            f'set name = "{series_dir.name}"',
+        )
+    base = data.get("base")
+    if base is not None and not isinstance(base, str):
+        raise UsageError(f"{manifest}: 'base' must be a version string like \"6.12.117\"")
+    config = _str_list(data, "config", manifest)
+    for frag in config:
+        if not (repo / "kernel-config" / frag).is_file():
+            raise UsageError(
+                f"{manifest}: config fragment {frag!r} not found in kernel-config/",
+                "add the fragment or fix the name",
+            )
+    selftests = _str_list(data, "selftests", manifest)
+    for suite in selftests:
+        if not (repo / "selftests" / suite).is_dir():
+            raise UsageError(
+                f"{manifest}: selftest suite {suite!r} not found in selftests/",
+                "add the suite directory or fix the name",
+            )
+    patches = tuple(
+        sorted(
+            p for p in series_dir.iterdir() if _PATCH_RE.match(p.name) and p.name != COVER_LETTER
+        )
+    )
+    cover = series_dir / COVER_LETTER
+    return Series(
+        name=name,
+        path=series_dir,
+        description=str(data.get("description", "")),
+        base=base,
+        depends_on=_str_list(data, "depends-on", manifest),
+        config=config,
+        selftests=selftests,
+        patches=patches,
+        cover_letter=cover if cover.is_file() else None,
+    )
+
+
+def load_all(repo: Path) -> dict[str, Series]:
+    root = repo / "patches"
+    return {
+        d.name: load_series(d, repo)
+        for d in sorted(root.iterdir())
+        if d.is_dir() and (d / MANIFEST).exists()
+    }
+
+
+def resolve(requested: list[str], known: dict[str, Series]) -> list[Series]:
+    """The requested series with their dependencies, dependencies first, each once."""
+    order: list[Series] = []
+    visiting: list[str] = []
+
+    def visit(name: str, wanted_by: str | None) -> None:
+        if name not in known:
+            who = f" (a dependency of {wanted_by})" if wanted_by else ""
+            raise UsageError(
+                f"unknown series {name!r}{who}",
+                f"known series: {', '.join(sorted(known)) or '(none)'}; see `harness list`",
+            )
+        if any(s.name == name for s in order):
+            return
+        if name in visiting:
+            cycle = " -> ".join([*visiting[visiting.index(name) :], name])
+            raise UsageError(f"series dependency cycle: {cycle}", "fix depends-on in series.toml")
+        visiting.append(name)
+        for dep in known[name].depends_on:
+            visit(dep, name)
+        visiting.pop()
+        order.append(known[name])
+
+    if not requested:
+        raise UsageError("no series given", "use --series NAME (see `harness list`) or --all")
+    for name in requested:
+        visit(name, None)
+    return order
+
+
+def stack_key(stack: list[Series]) -> str:
+    """A name for the stacked tree: the series with patches, in apply order."""
+    names = [s.name for s in stack if s.patches] or [stack[-1].name]
+    return "+".join(names)
+
+
+def selftest_suites(stack: list[Series]) -> list[str]:
+    suites: list[str] = []
+    for s in stack:
+        for suite in s.selftests:
+            if suite not in suites:
+                suites.append(suite)
+    return suites
+
+
+def config_fragments(stack: list[Series]) -> list[str]:
+    frags: list[str] = []
+    for s in stack:
+        for f in s.config:
+            if f not in frags:
+                frags.append(f)
+    return frags

@@ -1,0 +1,95 @@
+"""Find kernel splats in a console log: any of them fails the run."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A kernel console line: "[   12.345678] msg", optionally with a caller id "[    T1] ".
+_KLINE = re.compile(r"^\s*\[\s*\d+\.\d+\](?:\[\s*[CT]\d+\])?\s?(?P<msg>.*)$")
+
+_CUT_HERE = re.compile(r"-+\[ cut here \]-+")
+
+# (kind, pattern on the message part of a kernel line). Order matters: first match wins.
+PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(rx))
+    for kind, rx in (
+        ("KASAN", r"BUG: KASAN: "),
+        ("KFENCE", r"BUG: KFENCE: "),
+        ("UBSAN", r"UBSAN: "),
+        ("soft lockup", r"watchdog: BUG: soft lockup"),
+        ("hard lockup", r"Watchdog detected hard LOCKUP"),
+        (
+            "lockdep",
+            r"WARNING: (possible circular locking|possible recursive locking|"
+            r"inconsistent lock state|suspicious RCU usage|bad unlock balance|"
+            r"held lock freed|lock held when returning|possible irq lock inversion|"
+            r".*lock.*detected)",
+        ),
+        ("RCU stall", r"rcu: INFO: \S+ (self-)?detected stalls?|rcu_\w+ detected stalls"),
+        ("hung task", r"INFO: task \S+ blocked for more than \d+ seconds"),
+        ("panic", r"Kernel panic - not syncing"),
+        ("BUG", r"(?:^|\s)BUG: |kernel BUG at "),
+        (
+            "Oops",
+            r"Oops: |general protection fault|unable to handle (kernel )?(page fault|paging"
+            r" request|NULL pointer)",
+        ),
+        ("WARNING", r"WARNING: CPU: \d+ PID: \d+ at |WARNING: at "),
+        ("kmemleak", r"kmemleak: \d+ new suspected memory leaks"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Splat:
+    kind: str
+    line: int  # 1-based line in the console log
+    text: str  # the matching line and what follows, up to the end of the report
+
+    def summary(self) -> str:
+        lines = [ln.strip() for ln in self.text.splitlines()]
+        head = next((ln for ln in lines if not _CUT_HERE.search(ln)), lines[0])
+        return f"{self.kind} at console line {self.line}: {head}"
+
+
+def _kernel_msg(line: str) -> str | None:
+    m = _KLINE.match(line)
+    return m.group("msg") if m else None
+
+
+def _classify(msg: str) -> str | None:
+    for kind, rx in PATTERNS:
+        if rx.search(msg):
+            return kind
+    return None
+
+
+def scan(console: str, context: int = 40) -> list[Splat]:
+    """Every splat in the console, once each. A report runs from its headline (or the
+    'cut here' marker before it) to its '---[ end' line, or `context` lines at most."""
+    lines = console.splitlines()
+    found: list[Splat] = []
+    i = 0
+    while i < len(lines):
+        msg = _kernel_msg(lines[i])
+        kind = None if msg is None else _classify(msg)
+        if msg is not None and kind is None and _CUT_HERE.search(msg):
+            kind = "WARNING"
+            for j in range(i + 1, min(len(lines), i + 4)):
+                jm = _kernel_msg(lines[j])
+                if jm is not None:
+                    kind = _classify(jm) or kind
+                    break
+        if kind is None:
+            i += 1
+            continue
+        end = min(len(lines), i + context)
+        for j in range(i + 1, end):
+            jm = _kernel_msg(lines[j])
+            if jm is not None and "---[ end " in jm:
+                end = j + 1
+                break
+        found.append(Splat(kind, i + 1, "\n".join(lines[i:end])))
+        i = end
+    return found

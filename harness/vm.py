@@ -1,0 +1,156 @@
+"""Boot the built kernel in virtme-ng, capture the whole console, kill it if it hangs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pexpect
+
+from harness.errors import InfraError
+
+GUEST_START = "harness-guest: start"
+GUEST_DONE = "harness-guest: pytest exit "
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    bzimage: Path
+    accel: str  # kvm | tcg
+    cpus: int = 2
+    memory: str = "2G"
+    rwdirs: tuple[Path, ...] = ()
+    cwd: Path | None = None
+    network_loop: bool = True  # two virtio NICs joined by a QEMU hub
+    append: tuple[str, ...] = ("printk.time=1",)
+
+
+def vng_command(spec: VmSpec, exec_cmd: str | None = None) -> list[str]:
+    cmd = [
+        "vng",
+        "--run",
+        str(spec.bzimage),
+        "--verbose",
+        "--disable-microvm",
+        "--force-9p",
+        "--cpus",
+        str(spec.cpus),
+        "--memory",
+        spec.memory,
+    ]
+    if spec.accel != "kvm":
+        cmd.append("--disable-kvm")
+    if spec.network_loop:
+        cmd += ["--network", "loop"]
+    for d in spec.rwdirs:
+        cmd += ["--rwdir", str(d)]
+    if spec.cwd is not None:
+        cmd += ["--cwd", str(spec.cwd)]
+    for a in spec.append:
+        cmd += ["--append", a]
+    if exec_cmd is not None:
+        cmd += ["--exec", exec_cmd]
+    return cmd
+
+
+@dataclass(frozen=True)
+class VmResult:
+    exit_status: int | None
+    console: Path
+    boot_seconds: float | None  # until the guest runner started
+    total_seconds: float
+    guest_started: bool
+    guest_finished: bool
+    pytest_exit: int | None
+    timed_out: str | None  # "boot" or "run" when the VM was killed
+
+
+def _kill(child: pexpect.spawn) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.close(force=True)
+
+
+def run_vm(
+    cmd: list[str],
+    console_path: Path,
+    boot_timeout: float,
+    timeout: float,
+    on_line: Callable[[str], None] = lambda line: None,
+) -> VmResult:
+    """Run vng, write every byte of the console to console_path, pass lines to on_line.
+
+    The VM is killed (its whole process group) if the guest runner has not started
+    within boot_timeout, or if the whole run exceeds timeout."""
+    start = time.monotonic()
+    child = pexpect.spawn(
+        cmd[0],
+        cmd[1:],
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=None,
+        dimensions=(50, 250),
+    )
+    boot_seconds: float | None = None
+    finished = False
+    pytest_exit: int | None = None
+    timed_out: str | None = None
+    pending = ""
+    with console_path.open("w") as console:
+        while True:
+            now = time.monotonic() - start
+            if boot_seconds is None and now > boot_timeout:
+                timed_out = "boot"
+            elif now > timeout:
+                timed_out = "run"
+            if timed_out:
+                console.write(f"\n[harness] VM killed: {timed_out} timeout after {now:.0f}s\n")
+                _kill(child)
+                break
+            try:
+                chunk = child.read_nonblocking(size=65536, timeout=1.0)
+            except pexpect.TIMEOUT:
+                continue
+            except pexpect.EOF:
+                break
+            console.write(chunk)
+            console.flush()
+            pending += chunk.replace("\r", "")
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                if boot_seconds is None and GUEST_START in line:
+                    boot_seconds = time.monotonic() - start
+                if line.startswith(GUEST_DONE):
+                    finished = True
+                    tail = line[len(GUEST_DONE) :].strip()
+                    pytest_exit = int(tail) if tail.lstrip("-").isdigit() else None
+                on_line(line)
+        if pending:
+            on_line(pending)
+    if not timed_out:
+        child.close()
+    status = child.exitstatus if child.exitstatus is not None else child.signalstatus
+    return VmResult(
+        exit_status=status,
+        console=console_path,
+        boot_seconds=boot_seconds,
+        total_seconds=time.monotonic() - start,
+        guest_started=boot_seconds is not None,
+        guest_finished=finished,
+        pytest_exit=pytest_exit,
+        timed_out=timed_out,
+    )
+
+
+def interactive(cmd: list[str]) -> int:
+    """Hand the terminal to vng (harness shell)."""
+    try:
+        os.execvp(cmd[0], cmd)
+    except OSError as exc:
+        raise InfraError(f"cannot start {cmd[0]}: {exc}", "run ci/setup-host.sh") from exc
+    return 0  # not reached
