@@ -7,8 +7,10 @@ boot, and the decision is recorded in every result.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -77,20 +79,24 @@ def decide(
 def probe_with_vng(base_cmd: list[str], timeout: float = PROBE_TIMEOUT) -> tuple[bool, float, str]:
     """Boot the kernel with KVM and run `true`; success within the time box means KVM works."""
     start = time.monotonic()
+    # vng runs QEMU as a child: the whole session must go on timeout.
+    proc = subprocess.Popen(
+        [*base_cmd, "--exec", "true"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        proc = subprocess.run(
-            [*base_cmd, "--exec", "true"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            start_new_session=True,
-            check=False,
-        )
+        out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return False, time.monotonic() - start, f"no result within {timeout:.0f}s (KVM crawls)"
     seconds = time.monotonic() - start
     if proc.returncode != 0:
-        out = (proc.stderr + proc.stdout).strip().splitlines()
-        why = next((ln for ln in out if "KVM" in ln or "error" in ln.lower()), None)
+        lines = out.strip().splitlines()
+        why = next((ln for ln in lines if "KVM" in ln or "error" in ln.lower()), None)
         return False, seconds, why or f"vng exited {proc.returncode}"
     return True, seconds, "ok"

@@ -217,6 +217,8 @@ class Pipeline:
             self.report.timings["guest_tests"] = round(
                 result.total_seconds - result.boot_seconds, 2
             )
+        if result.killed_after_done:
+            print("warning: the guest did not power off after the tests; killed it")
         console = (self.results / "console.log").read_text(errors="replace")
         self.report.splats = splats.scan(console)
         junit = self.results / "junit.xml"

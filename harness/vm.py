@@ -68,6 +68,7 @@ class VmResult:
     guest_finished: bool
     pytest_exit: int | None
     timed_out: str | None  # "boot" or "run" when the VM was killed
+    killed_after_done: bool = False  # tests finished but the guest did not power off
 
 
 def _kill(child: pexpect.spawn) -> None:
@@ -82,6 +83,7 @@ def run_vm(
     boot_timeout: float,
     timeout: float,
     on_line: Callable[[str], None] = lambda line: None,
+    shutdown_grace: float = 60.0,
 ) -> VmResult:
     """Run vng, write every byte of the console to console_path, pass lines to on_line.
 
@@ -100,6 +102,8 @@ def run_vm(
     finished = False
     pytest_exit: int | None = None
     timed_out: str | None = None
+    done_at: float | None = None
+    killed_after_done = False
     pending = ""
     with console_path.open("w") as console:
         while True:
@@ -108,6 +112,14 @@ def run_vm(
                 timed_out = "boot"
             elif now > timeout:
                 timed_out = "run"
+            if done_at is not None and now - done_at > shutdown_grace:
+                console.write(
+                    f"\n[harness] guest did not power off {shutdown_grace:.0f}s after "
+                    "the tests finished: killed\n"
+                )
+                _kill(child)
+                killed_after_done = True
+                break
             if timed_out:
                 console.write(f"\n[harness] VM killed: {timed_out} timeout after {now:.0f}s\n")
                 _kill(child)
@@ -127,13 +139,17 @@ def run_vm(
                     boot_seconds = time.monotonic() - start
                 if line.startswith(GUEST_DONE):
                     finished = True
+                    done_at = time.monotonic() - start
                     tail = line[len(GUEST_DONE) :].strip()
                     pytest_exit = int(tail) if tail.lstrip("-").isdigit() else None
                 on_line(line)
         if pending:
             on_line(pending)
-    if not timed_out:
+    if not timed_out and not killed_after_done:
         child.close()
+        # QEMU is vng's child; make sure nothing of the session outlives the run.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
     status = child.exitstatus if child.exitstatus is not None else child.signalstatus
     return VmResult(
         exit_status=status,
@@ -144,6 +160,7 @@ def run_vm(
         guest_finished=finished,
         pytest_exit=pytest_exit,
         timed_out=timed_out,
+        killed_after_done=killed_after_done,
     )
 
 
