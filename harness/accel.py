@@ -71,8 +71,11 @@ def decide(
         decision = AccelDecision("kvm", f"probe boot with KVM took {seconds:.1f}s", seconds)
     else:
         decision = AccelDecision("tcg", f"KVM probe failed: {detail}", seconds)
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    cache_file.write_text(json.dumps({"boot_id": boot_id, "decision": asdict(decision)}))
+    # Remember the verdict for this host boot only when it is about KVM itself; a
+    # probe that failed for another reason (a kernel that panics) is retried next run.
+    if ok or "KVM" in detail or "crawls" in detail:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps({"boot_id": boot_id, "decision": asdict(decision)}))
     return decision
 
 

@@ -43,6 +43,7 @@ def parse_am_failure(output: str) -> ApplyFailure:
         r"^error: patch failed: (.+?):\d+$",
         r"^error: (.+?): (?:patch does not apply|does not exist in index|already exists in index)$",
         r"^CONFLICT \(content\): Merge conflict in (.+)$",
+        r"^error: sha1 information is lacking or useless \((.+)\)\.$",
     ):
         for f in re.findall(pat, output, re.M):
             if f not in files:
@@ -93,7 +94,7 @@ def prepare_worktree(
         print(f"source: checking out {source.commit[:12]} into {path}")
         runner.git(source.repo, "worktree", "add", "-q", "--detach", str(path), source.commit)
     else:
-        runner.git(path, "am", "--abort", check=False)
+        runner.git(path, "am", "--abort", check=False, env=GIT_IDENTITY)
         # Only files that differ are rewritten, so make rebuilds only what changed.
         runner.git(path, "reset", "-q", "--hard", source.commit)
         runner.git(path, "clean", "-q", "-fd")
@@ -121,7 +122,10 @@ def prepare_worktree(
         if proc.returncode != 0:
             out = (proc.stdout or "") + (proc.stderr or "")
             failure = parse_am_failure(out)
-            runner.git(path, "am", "--abort", check=False)
+            unmerged = runner.git(path, "diff", "--name-only", "--diff-filter=U", check=False)
+            files = [*failure.files, *(f for f in unmerged.splitlines() if f not in failure.files)]
+            failure = ApplyFailure(failure.patch, tuple(files))
+            runner.git(path, "am", "--abort", check=False, env=GIT_IDENTITY)
             runner.git(path, "reset", "-q", "--hard", source.commit)
             raise apply_error(series, failure, source, out)
     head = runner.git(path, "rev-parse", "HEAD")

@@ -110,13 +110,13 @@ def cmd_list(repo: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "all_series", False) and args.series:
+        parser.error("--all and --series exclude each other")
     try:
         repo = find_repo()
         if args.command == "list":
             return cmd_list(repo)
         series = [n.strip() for item in args.series for n in item.split(",") if n.strip()]
-        if args.all_series and series:
-            parser.error("--all and --series exclude each other")
         opts = Options(
             command=args.command,
             series=series,

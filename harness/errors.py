@@ -47,9 +47,12 @@ class MissingDependency(InfraError):
 
     def __init__(self, missing: dict[str, str]) -> None:
         names = ", ".join(f"{tool} (package {pkg})" for tool, pkg in sorted(missing.items()))
-        pkgs = " ".join(sorted(set(missing.values())))
+        apt = sorted({p for p in missing.values() if not p.startswith("pip:")})
+        pip = sorted({p.removeprefix("pip:") for p in missing.values() if p.startswith("pip:")})
+        cmds = [f"sudo apt-get install -y {' '.join(apt)}"] if apt else []
+        cmds += [f"pip install {' '.join(pip)}"] if pip else []
         super().__init__(
             f"missing host dependencies: {names}",
-            f"sudo apt-get install -y {pkgs}   (or run ci/setup-host.sh)",
+            "; ".join(cmds) + "   (or run ci/setup-host.sh)",
         )
         self.missing = missing

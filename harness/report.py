@@ -116,6 +116,8 @@ def verdict(report: RunReport, allow_skips: bool) -> tuple[ExitCode, str]:
         problems.append(f"kernel splat(s): {', '.join(kinds)}")
     if not report.tests:
         problems.append("no tests ran")
+    elif not c["passed"] and not problems:
+        problems.append("no test passed")
     if problems:
         return ExitCode.FAILED, "FAIL: " + "; ".join(problems)
     return ExitCode.OK, f"PASS: {c['passed']} tests passed, no splats"

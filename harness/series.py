@@ -28,9 +28,15 @@ class Series:
     cover_letter: Path | None
 
     def patch_subject(self, patch: Path) -> str:
-        for line in patch.read_text(errors="replace").splitlines():
+        lines = patch.read_text(errors="replace").splitlines()
+        for i, line in enumerate(lines):
             if line.startswith("Subject:"):
-                return re.sub(r"^Subject:\s*(\[[^]]*\]\s*)?", "", line)
+                subject = line
+                for cont in lines[i + 1 :]:
+                    if not cont.startswith((" ", "\t")):
+                        break
+                    subject += cont  # RFC 2822 unfolding: drop the line break only
+                return re.sub(r"^Subject:\s*(\[[^]]*\]\s*)?", "", subject)
         return patch.name
 
 
@@ -63,6 +69,9 @@ def load_series(series_dir: Path, repo: Path) -> Series:
             f"{manifest}: name = {name!r} does not match its directory {series_dir.name!r}",
             f'set name = "{series_dir.name}"',
         )
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise UsageError(f"{manifest}: 'description' must be a string")
     base = data.get("base")
     if base is not None and not isinstance(base, str):
         raise UsageError(f"{manifest}: 'base' must be a version string like \"6.12.117\"")
@@ -89,7 +98,7 @@ def load_series(series_dir: Path, repo: Path) -> Series:
     return Series(
         name=name,
         path=series_dir,
-        description=str(data.get("description", "")),
+        description=description,
         base=base,
         depends_on=_str_list(data, "depends-on", manifest),
         config=config,
@@ -104,7 +113,8 @@ def load_all(repo: Path) -> dict[str, Series]:
     return {
         d.name: load_series(d, repo)
         for d in sorted(root.iterdir())
-        if d.is_dir() and (d / MANIFEST).exists()
+        if d.is_dir()
+        and ((d / MANIFEST).exists() or any(_PATCH_RE.match(p.name) for p in d.iterdir()))
     }
 
 

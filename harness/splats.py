@@ -41,6 +41,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
+# Reports whose own body carries an "Oops:" line (x86 die() after a BUG).
+_OOPS_FOLLOWS = ("BUG", "KASAN", "KFENCE")
+
+
 @dataclass(frozen=True)
 class Splat:
     kind: str
@@ -74,12 +78,14 @@ def scan(console: str, context: int = 40) -> list[Splat]:
     while i < len(lines):
         msg = _kernel_msg(lines[i])
         kind = None if msg is None else _classify(msg)
+        head = i
         if msg is not None and kind is None and _CUT_HERE.search(msg):
             kind = "WARNING"
             for j in range(i + 1, min(len(lines), i + 4)):
                 jm = _kernel_msg(lines[j])
                 if jm is not None:
-                    kind = _classify(jm) or kind
+                    if _classify(jm):
+                        kind, head = _classify(jm) or kind, j
                     break
         if kind is None:
             i += 1
@@ -87,8 +93,14 @@ def scan(console: str, context: int = 40) -> list[Splat]:
         end = min(len(lines), i + context)
         for j in range(i + 1, end):
             jm = _kernel_msg(lines[j])
-            if jm is not None and "---[ end " in jm:
+            if jm is None or j == head:
+                continue
+            if "---[ end " in jm:
                 end = j + 1
+                break
+            nxt = _classify(jm)
+            if _CUT_HERE.search(jm) or (nxt and not (nxt == "Oops" and kind in _OOPS_FOLLOWS)):
+                end = j  # the next report starts here
                 break
         found.append(Splat(kind, i + 1, "\n".join(lines[i:end])))
         i = end

@@ -1,0 +1,81 @@
+"""compile_suites with a fake clang: what is compiled, with which includes, and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import script
+
+from harness import bpfprogs
+from harness.errors import ExitCode, MissingDependency, UsageError
+from harness.runner import Runner
+
+# Records its arguments and writes the -o file, like clang would.
+FAKE_CLANG = """\
+echo "$@" >> "$(dirname "$0")/calls"
+while [ $# -gt 0 ]; do
+  if [ "$1" = "-o" ]; then echo obj > "$2"; fi
+  case "$1" in *broken.bpf.c)
+    echo "$1:3:1: error: unknown type name 'strct'" >&2; exit 1;;
+  esac
+  shift
+done
+"""
+
+
+@pytest.fixture
+def clang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "bin"
+    d.mkdir()
+    fake = script(d / "clang-19", FAKE_CLANG)
+    monkeypatch.setattr(bpfprogs, "find_clang", lambda: str(fake))
+    return fake
+
+
+def _suite(repo: Path, suite: str, progs: dict[str, str]) -> None:
+    d = repo / "selftests" / suite / "progs"
+    d.mkdir(parents=True)
+    for name, text in progs.items():
+        (d / name).write_text(text)
+
+
+def test_compiles_every_program(clang: Path, harness_repo: Path, tmp_path: Path) -> None:
+    _suite(harness_repo, "baseline", {"xdp_pass.bpf.c": "", "xdp_drop.bpf.c": "", "README": ""})
+    (harness_repo / "selftests" / "no_progs").mkdir()
+    out = tmp_path / "objs"
+    wt = tmp_path / "worktree"
+    objs = bpfprogs.compile_suites(harness_repo, ["baseline", "no_progs"], wt, out, Runner())
+    assert objs == [out / "baseline" / "xdp_drop.bpf.o", out / "baseline" / "xdp_pass.bpf.o"]
+    assert all(o.read_text() == "obj\n" for o in objs)
+    calls = (clang.parent / "calls").read_text().splitlines()
+    assert len(calls) == 2
+    args = calls[0].split()
+    assert args[args.index("-target") + 1] == "bpf"
+    includes = [a for a in args if a.startswith("-I")]
+    assert includes[0] == f"-I{wt / 'tools/include/uapi'}"  # the series' UAPI comes first
+    assert f"-I{harness_repo / 'selftests/include'}" in includes
+    assert "-Werror" in args
+
+
+def test_compile_error_names_program_and_compiler_output(
+    clang: Path, harness_repo: Path, tmp_path: Path
+) -> None:
+    _suite(harness_repo, "xdp_meta", {"broken.bpf.c": "strct x;\n"})
+    with pytest.raises(UsageError) as info:
+        bpfprogs.compile_suites(harness_repo, ["xdp_meta"], tmp_path, tmp_path / "o", Runner())
+    err = info.value
+    assert err.exit_code == ExitCode.USAGE
+    assert err.problem.startswith(
+        "BPF program selftests/xdp_meta/progs/broken.bpf.c does not compile:\n"
+    )
+    assert "error: unknown type name 'strct'" in err.problem
+    assert err.fix is not None
+    assert "commands.sh" in err.fix
+
+
+def test_no_clang(monkeypatch: pytest.MonkeyPatch, harness_repo: Path, tmp_path: Path) -> None:
+    monkeypatch.setattr(bpfprogs, "find_clang", lambda: None)
+    with pytest.raises(MissingDependency) as info:
+        bpfprogs.compile_suites(harness_repo, ["baseline"], tmp_path, tmp_path / "o", Runner())
+    assert info.value.missing == {"clang-19": "clang-19"}

@@ -1,0 +1,191 @@
+"""configure() and build() against a fake `make` on PATH (no kernel tree needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import script
+
+from harness.build import DEFAULT_STEPS, STAMP, STEPS, ConfigResult, build, configure
+from harness.errors import ExitCode, InfraError, UsageError
+from harness.kconfig import config_hash
+from harness.paths import CacheLayout
+from harness.runner import Runner
+
+# Finds O=<dir> among the arguments, like kbuild.
+FIND_O = (
+    'for a in "$@"; do case "$a" in O=*) O="${a#O=}";; KCONFIG_ALLCONFIG=*) '
+    'ALL="${a#KCONFIG_ALLCONFIG=}";; esac; done\n'
+)
+
+KCONFIG = """\
+config XDP_SOCKETS_DIAG
+\ttristate "XDP sockets: monitoring interface"
+\tdepends on XDP_SOCKETS
+"""
+
+
+@pytest.fixture
+def fake_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    return bindir
+
+
+@pytest.fixture
+def worktree(tmp_path: Path) -> Path:
+    wt = tmp_path / "worktree"
+    (wt / "net" / "xdp").mkdir(parents=True)
+    (wt / "net" / "xdp" / "Kconfig").write_text(KCONFIG)
+    return wt
+
+
+@pytest.fixture
+def fragments(tmp_path: Path) -> list[Path]:
+    base = tmp_path / "base.config"
+    base.write_text("CONFIG_NET=y\nCONFIG_BPF_SYSCALL=y\n# CONFIG_XDP_SOCKETS is not set\n")
+    xdp = tmp_path / "xdp.config"
+    xdp.write_text("CONFIG_XDP_SOCKETS=y\nCONFIG_XDP_SOCKETS_DIAG=y\n")
+    return [base, xdp]
+
+
+def test_configure_ok(
+    fake_path: Path, worktree: Path, fragments: list[Path], tmp_path: Path
+) -> None:
+    # allnoconfig that keeps every forced symbol, as kconfig does when deps are met.
+    script(fake_path / "make", FIND_O + 'cp "$ALL" "$O/.config"\n')
+    build_dir = tmp_path / "build"
+    cfg = configure(worktree, build_dir, fragments, Runner())
+    assert cfg.dotconfig == build_dir / ".config"
+    assert cfg.hash == config_hash(build_dir / ".config")
+    assert cfg.overrides == ["CONFIG_XDP_SOCKETS: base.config says n, xdp.config says y"]
+    merged = (build_dir / "harness.config").read_text()
+    assert merged.startswith("# merged from: base.config, xdp.config\n")
+    assert "CONFIG_XDP_SOCKETS_DIAG=y\n" in merged
+
+
+def test_configure_reports_dropped_symbol(
+    fake_path: Path, worktree: Path, fragments: list[Path], tmp_path: Path
+) -> None:
+    script(fake_path / "make", FIND_O + 'grep -v XDP_SOCKETS_DIAG "$ALL" > "$O/.config"\n')
+    build_dir = tmp_path / "build"
+    with pytest.raises(UsageError) as info:
+        configure(worktree, build_dir, fragments, Runner())
+    err = info.value
+    assert err.exit_code == ExitCode.USAGE
+    assert f"(see {build_dir / '.config'})" in err.problem
+    assert (
+        "CONFIG_XDP_SOCKETS_DIAG: requested y, got n "
+        "(defined in net/xdp/Kconfig; depends on XDP_SOCKETS)"
+    ) in err.problem
+
+
+def test_configure_make_failure(
+    fake_path: Path, worktree: Path, fragments: list[Path], tmp_path: Path
+) -> None:
+    script(
+        fake_path / "make",
+        'echo "scripts/kconfig/conf: Makefile:1: *** missing separator.  Stop." >&2\nexit 2\n',
+    )
+    with pytest.raises(InfraError) as info:
+        configure(worktree, tmp_path / "build", fragments, Runner())
+    assert info.value.exit_code == ExitCode.INFRA
+    assert info.value.problem.startswith("kernel configuration failed:\n")
+    assert "missing separator" in info.value.problem
+
+
+BUILD_OK = (
+    FIND_O
+    + 'echo "$CCACHE_DIR" > "$O/ccache-dir"\n'
+    + "echo \"make[1]: Entering directory '$O'\"\n"
+    + 'echo "  SYNC    include/config/auto.conf"\n'
+    + 'echo "  CC      kernel/fork.o"\n'
+    + 'echo "  CC      net/core/filter.o"\n'
+    + 'echo "  LD      vmlinux.o"\n'
+    + 'echo "  BTF     .btf.vmlinux.bin.o"\n'
+    + 'echo "Kernel: arch/x86/boot/bzImage is ready  (#1)"\n'
+    + 'mkdir -p "$O/arch/x86/boot" && echo bz > "$O/arch/x86/boot/bzImage"\n'
+)
+
+
+def _cfg(tmp_path: Path) -> ConfigResult:
+    dotconfig = tmp_path / "build" / ".config"
+    dotconfig.parent.mkdir(parents=True, exist_ok=True)
+    dotconfig.write_text("CONFIG_NET=y\n")
+    return ConfigResult(dotconfig, config_hash(dotconfig), [])
+
+
+def test_build_counts_steps_and_skips_when_unchanged(
+    fake_path: Path, worktree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script(fake_path / "make", BUILD_OK)
+    cache = CacheLayout(tmp_path / "cache")
+    build_dir = tmp_path / "build"
+    cfg = _cfg(tmp_path)
+    log = tmp_path / "build.log"
+    res = build(worktree, build_dir, "abc123", cfg, cache, Runner(), log)
+    assert not res.skipped
+    assert res.steps == 5  # SYNC, CC, CC, LD, BTF
+    assert res.bzimage == build_dir / "arch/x86/boot/bzImage"
+    assert "  CC      net/core/filter.o" in log.read_text()
+    assert (build_dir / STEPS).read_text() == "5"
+    assert (build_dir / STAMP).exists()
+    assert (build_dir / "ccache-dir").read_text().strip() == str(cache.ccache)
+    assert f"build: ~{DEFAULT_STEPS} steps (estimated)" in capsys.readouterr().out
+
+    again = build(worktree, build_dir, "abc123", cfg, cache, Runner(), log)
+    assert again.skipped
+    assert again.steps == 0
+    assert "build skipped: commit abc123" in log.read_text()
+
+    forced = build(worktree, build_dir, "abc123", cfg, cache, Runner(), log, force=True)
+    assert not forced.skipped
+    changed = build(worktree, build_dir, "def456", cfg, cache, Runner(), log)
+    assert not changed.skipped
+
+
+def test_build_failure_names_log_and_errors(
+    fake_path: Path, worktree: Path, tmp_path: Path
+) -> None:
+    script(
+        fake_path / "make",
+        'echo "  CC      drivers/net/veth.o"\n'
+        "echo \"drivers/net/veth.c:1214:23: error: 'rq' undeclared (first use in this function)\"\n"
+        'echo "make[4]: *** [scripts/Makefile.build:229: drivers/net/veth.o] Error 1"\n'
+        "exit 2\n",
+    )
+    log = tmp_path / "build.log"
+    with pytest.raises(InfraError) as info:
+        build(
+            worktree,
+            tmp_path / "build",
+            "abc",
+            _cfg(tmp_path),
+            CacheLayout(tmp_path),
+            Runner(),
+            log,
+        )
+    err = info.value
+    assert err.exit_code == ExitCode.INFRA
+    assert err.problem.startswith("kernel build failed (make exit 2) after ")
+    assert f"log: {log}" in err.problem
+    assert "veth.c:1214:23: error: 'rq' undeclared" in err.problem
+    assert "drivers/net/veth.o] Error 1" in err.problem
+    assert err.fix is not None
+    assert "incremental" in err.fix
+
+
+def test_build_without_bzimage(fake_path: Path, worktree: Path, tmp_path: Path) -> None:
+    script(fake_path / "make", 'echo "  CC      kernel/fork.o"\n')
+    with pytest.raises(InfraError, match=r"make succeeded but .*bzImage is missing"):
+        build(
+            worktree,
+            tmp_path / "build",
+            "abc",
+            _cfg(tmp_path),
+            CacheLayout(tmp_path),
+            Runner(),
+            tmp_path / "build.log",
+        )

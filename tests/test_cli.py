@@ -1,0 +1,110 @@
+"""The `harness` command line on a throwaway repository (HARNESS_REPO)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import make_series, patch_text
+
+from harness.cli import main
+
+
+@pytest.fixture
+def repo(harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    make_series(harness_repo, "baseline", selftests=("baseline",), description="The base kernel")
+    make_series(
+        harness_repo,
+        "xdp-meta",
+        depends_on=("baseline",),
+        config=("xdp.config",),
+        selftests=("baseline", "xdp_meta"),
+        description="XDP metadata",
+        patches={
+            "0002-veth-use-it.patch": patch_text("[PATCH 2/2] veth: use the metadata"),
+            "0001-xdp-add-meta.patch": patch_text("[PATCH 1/2] xdp: add metadata kfuncs"),
+            "0000-cover-letter.patch": patch_text("[PATCH 0/2] XDP metadata"),
+        },
+    )
+    monkeypatch.setenv("HARNESS_REPO", str(harness_repo))
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    return harness_repo
+
+
+def test_list(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "baseline: The base kernel",
+        "  base 6.12.117; depends on: none; config: base.config; selftests: baseline",
+        "  (no patches)",
+        "xdp-meta: XDP metadata",
+        "  base 6.12.117; depends on: baseline; config: base.config, xdp.config; "
+        "selftests: baseline, xdp_meta",
+        "  0001-xdp-add-meta.patch: xdp: add metadata kfuncs",
+        "  0002-veth-use-it.patch: veth: use the metadata",
+    ]
+
+
+def test_list_reports_a_broken_manifest(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "patches" / "xdp-meta" / "series.toml").write_text('name = "other"\n')
+    assert main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert "does not match its directory 'xdp-meta'" in err
+    assert 'fix: set name = "xdp-meta"' in err
+
+
+@pytest.mark.parametrize("command", ["run", "build", "test"])
+def test_unknown_series_exit_2_with_known_names(
+    repo: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    assert main([command, "--series", "xdp-mta"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "error: unknown series 'xdp-mta'\n"
+        "  fix: known series: baseline, xdp-meta; see `harness list`\n"
+    )
+    assert not (repo / "results").exists()
+
+
+def test_comma_separated_series_are_split(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "--series", "baseline, nope"]) == 2
+    assert "unknown series 'nope'" in capsys.readouterr().err
+
+
+def test_no_series_is_a_usage_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "error: no series given" in err
+    assert "--series NAME" in err
+
+
+def test_all_with_series_is_a_usage_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--all", "--series", "baseline"])
+    assert info.value.code == 2
+    assert "--all and --series exclude each other" in capsys.readouterr().err
+
+
+def test_unknown_accel_rejected_by_the_parser(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--series", "baseline", "--accel", "hvf"])
+    assert info.value.code == 2
+    assert "invalid choice: 'hvf'" in capsys.readouterr().err
+
+
+def test_outside_a_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import harness.paths
+
+    monkeypatch.setattr(harness.paths, "__file__", str(tmp_path / "site" / "harness" / "p.py"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot find the harness repository" in err
+    assert "HARNESS_REPO=" in err

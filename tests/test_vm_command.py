@@ -1,0 +1,55 @@
+"""vng_command: the flags the harness boots with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.vm import VmSpec, vng_command
+
+BZ = Path("/cache/build/xdp/arch/x86/boot/bzImage")
+
+
+def _pairs(cmd: list[str], flag: str) -> list[str]:
+    return [cmd[i + 1] for i, a in enumerate(cmd) if a == flag]
+
+
+def test_kvm_defaults() -> None:
+    cmd = vng_command(VmSpec(bzimage=BZ, accel="kvm"))
+    assert cmd[:3] == ["vng", "--run", str(BZ)]
+    assert "--disable-kvm" not in cmd
+    assert "--verbose" in cmd
+    assert "--force-9p" in cmd
+    assert "--disable-microvm" in cmd
+    assert _pairs(cmd, "--network") == ["loop"]
+    assert _pairs(cmd, "--cpus") == ["2"]
+    assert _pairs(cmd, "--memory") == ["2G"]
+    assert _pairs(cmd, "--append") == ["printk.time=1"]
+    assert "--exec" not in cmd
+    assert "--rwdir" not in cmd
+    assert "--cwd" not in cmd
+
+
+def test_tcg_disables_kvm() -> None:
+    cmd = vng_command(VmSpec(bzimage=BZ, accel="tcg"))
+    assert cmd.count("--disable-kvm") == 1
+
+
+def test_rwdirs_cwd_exec_and_no_network() -> None:
+    spec = VmSpec(
+        bzimage=BZ,
+        accel="kvm",
+        cpus=1,
+        memory="1G",
+        rwdirs=(Path("/results/r1"), Path("/tmp/x")),
+        cwd=Path("/work/main"),
+        network_loop=False,
+        append=("printk.time=1", "panic=-1"),
+    )
+    cmd = vng_command(spec, "python3 -m harness.guest --suite baseline")
+    assert "--network" not in cmd
+    assert _pairs(cmd, "--rwdir") == ["/results/r1", "/tmp/x"]
+    assert _pairs(cmd, "--cwd") == ["/work/main"]
+    assert _pairs(cmd, "--cpus") == ["1"]
+    assert _pairs(cmd, "--memory") == ["1G"]
+    assert _pairs(cmd, "--append") == ["printk.time=1", "panic=-1"]
+    assert cmd[-2:] == ["--exec", "python3 -m harness.guest --suite baseline"]
