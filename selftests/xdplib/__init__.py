@@ -1,0 +1,13 @@
+"""Helpers for XDP selftests run as root inside a test guest.
+
+Modules:
+    bpfobj       load compiled BPF objects with libbpf (ctypes)
+    netns        network namespaces, veth pairs, running code inside a netns
+    topology     the small veth topologies the tests use
+    xdp_attach   attach/detach/query XDP programs over rtnetlink
+    netdev_genl  the "netdev" generic-netlink family (xdp_features)
+    traffic      send marked frames, capture and match them per packet
+    tracefs      record tracepoint events in a private tracefs instance
+    netdevsim    create/delete netdevsim devices
+    nics         find interfaces by driver
+"""

@@ -1,0 +1,254 @@
+"""Load compiled BPF ELF objects with libbpf (libbpf.so.1) through ctypes.
+
+Objects live under ``$XDP_SELFTEST_BPF_OBJDIR/<suite>/<stem>.bpf.o`` for the
+source ``selftests/<suite>/progs/<stem>.bpf.c``. Without that variable (a
+developer running pytest by hand) the source is compiled on the fly with
+clang into a per-process temporary directory, with the same command line the
+harness uses.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import errno
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+OBJDIR_ENV = "XDP_SELFTEST_BPF_OBJDIR"
+SELFTESTS_DIR = Path(__file__).resolve().parent.parent
+# Kernel tree whose tools/include/uapi the fallback compile uses.
+KERNEL_SRC = Path(os.environ.get("XDP_SELFTEST_KERNEL_SRC", "/root/.cache/xdp-harness/linux"))
+KERNEL_UAPI_INCLUDE = KERNEL_SRC / "tools" / "include" / "uapi"
+ARCH_INCLUDE = Path("/usr/include/x86_64-linux-gnu")
+
+_c_void_p = ctypes.c_void_p
+
+
+class BpfError(OSError):
+    """A libbpf or bpf(2) call failed; ``errno`` holds the kernel's errno."""
+
+    def __init__(self, err: int, what: str) -> None:
+        err = abs(err)
+        super().__init__(err, f"{what}: {os.strerror(err)} (errno {err})")
+
+
+def _load_libbpf() -> ctypes.CDLL:
+    lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
+    sigs: dict[str, tuple[type | None, list[type]]] = {
+        "bpf_object__open_file": (_c_void_p, [ctypes.c_char_p, _c_void_p]),
+        "bpf_object__load": (ctypes.c_int, [_c_void_p]),
+        "bpf_object__close": (None, [_c_void_p]),
+        "bpf_object__find_program_by_name": (_c_void_p, [_c_void_p, ctypes.c_char_p]),
+        "bpf_object__find_map_fd_by_name": (ctypes.c_int, [_c_void_p, ctypes.c_char_p]),
+        "bpf_program__fd": (ctypes.c_int, [_c_void_p]),
+        "bpf_program__set_ifindex": (None, [_c_void_p, ctypes.c_uint32]),
+        "bpf_map_update_elem": (
+            ctypes.c_int,
+            [ctypes.c_int, _c_void_p, _c_void_p, ctypes.c_uint64],
+        ),
+        "bpf_map_lookup_elem": (ctypes.c_int, [ctypes.c_int, _c_void_p, _c_void_p]),
+        "bpf_obj_get_info_by_fd": (
+            ctypes.c_int,
+            [ctypes.c_int, _c_void_p, ctypes.POINTER(ctypes.c_uint32)],
+        ),
+        "bpf_prog_get_fd_by_id": (ctypes.c_int, [ctypes.c_uint32]),
+    }
+    for name, (restype, argtypes) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+_libbpf: ctypes.CDLL | None = None
+
+
+def libbpf() -> ctypes.CDLL:
+    global _libbpf
+    if _libbpf is None:
+        _libbpf = _load_libbpf()
+    return _libbpf
+
+
+def _check_fd(ret: int, what: str) -> int:
+    if ret < 0:
+        raise BpfError(ret, what)
+    return ret
+
+
+def _check_zero(ret: int, what: str) -> None:
+    if ret != 0:
+        raise BpfError(ret if ret < 0 else -(ctypes.get_errno() or errno.EINVAL), what)
+
+
+def source_path(suite: str, stem: str) -> Path:
+    return SELFTESTS_DIR / suite / "progs" / f"{stem}.bpf.c"
+
+
+def _find_clang() -> str:
+    for name in ("clang-19", "clang"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise FileNotFoundError(
+        f"{OBJDIR_ENV} is unset and neither clang-19 nor clang is in PATH: cannot build BPF objects"
+    )
+
+
+_fallback_dir: Path | None = None
+
+
+def compile_object(src: Path, out: Path) -> None:
+    """Compile one BPF C source with the harness's exact command line."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        _find_clang(),
+        "-O2",
+        "-g",
+        "-Wall",
+        "-target",
+        "bpf",
+        f"-I{KERNEL_UAPI_INCLUDE}",
+        f"-I{ARCH_INCLUDE}",
+        "-c",
+        str(src),
+        "-o",
+        str(out),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"compiling {src} failed ({' '.join(cmd)}):\n{res.stderr}")
+
+
+def object_path(suite: str, stem: str) -> Path:
+    """Path of the compiled object for ``<suite>/progs/<stem>.bpf.c``."""
+    objdir = os.environ.get(OBJDIR_ENV)
+    if objdir:
+        path = Path(objdir) / suite / f"{stem}.bpf.o"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found: the harness should have compiled "
+                f"{source_path(suite, stem)} into {OBJDIR_ENV}={objdir}"
+            )
+        return path
+    global _fallback_dir
+    if _fallback_dir is None:
+        _fallback_dir = Path(tempfile.mkdtemp(prefix="xdp-selftest-bpfobj-"))
+        atexit.register(shutil.rmtree, _fallback_dir, ignore_errors=True)
+    path = _fallback_dir / suite / f"{stem}.bpf.o"
+    if not path.is_file():
+        compile_object(source_path(suite, stem), path)
+    return path
+
+
+class BpfObject:
+    """An opened and loaded BPF object; programs and maps are looked up by name.
+
+    Closing the object closes every program and map fd it owns.
+    """
+
+    def __init__(self, path: Path | str, prog_ifindex: dict[str, int] | None = None) -> None:
+        self.path = Path(path)
+        lib = libbpf()
+        ctypes.set_errno(0)
+        obj = lib.bpf_object__open_file(str(self.path).encode(), None)
+        if not obj:
+            raise BpfError(
+                ctypes.get_errno() or errno.EINVAL, f"bpf_object__open_file({self.path})"
+            )
+        self._obj: int | None = obj
+        try:
+            for prog_name, ifindex in (prog_ifindex or {}).items():
+                lib.bpf_program__set_ifindex(self._program(prog_name), ifindex)
+            err = lib.bpf_object__load(obj)
+            if err:
+                raise BpfError(err, f"bpf_object__load({self.path})")
+        except BaseException:
+            self.close()
+            raise
+
+    def _program(self, name: str) -> int:
+        if self._obj is None:
+            raise ValueError(f"{self.path} is closed")
+        prog = libbpf().bpf_object__find_program_by_name(self._obj, name.encode())
+        if not prog:
+            raise BpfError(errno.ENOENT, f"no program {name!r} in {self.path}")
+        return int(prog)
+
+    def prog_fd(self, name: str) -> int:
+        return _check_fd(libbpf().bpf_program__fd(self._program(name)), f"bpf_program__fd({name})")
+
+    def map_fd(self, name: str) -> int:
+        if self._obj is None:
+            raise ValueError(f"{self.path} is closed")
+        ret = libbpf().bpf_object__find_map_fd_by_name(self._obj, name.encode())
+        return _check_fd(ret, f"bpf_object__find_map_fd_by_name({name}) in {self.path}")
+
+    def map_update(self, name: str, key: bytes, value: bytes, flags: int = 0) -> None:
+        map_update_elem(self.map_fd(name), key, value, flags)
+
+    def map_lookup(self, name: str, key: bytes, value_size: int) -> bytes:
+        return map_lookup_elem(self.map_fd(name), key, value_size)
+
+    def close(self) -> None:
+        if self._obj is not None:
+            libbpf().bpf_object__close(self._obj)
+            self._obj = None
+
+    def __enter__(self) -> BpfObject:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def map_update_elem(map_fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
+    kbuf = ctypes.create_string_buffer(key, len(key))
+    vbuf = ctypes.create_string_buffer(value, len(value))
+    ret = libbpf().bpf_map_update_elem(map_fd, kbuf, vbuf, flags)
+    _check_zero(ret, f"bpf_map_update_elem(fd {map_fd})")
+
+
+def map_lookup_elem(map_fd: int, key: bytes, value_size: int) -> bytes:
+    kbuf = ctypes.create_string_buffer(key, len(key))
+    vbuf = ctypes.create_string_buffer(value_size)
+    ret = libbpf().bpf_map_lookup_elem(map_fd, kbuf, vbuf)
+    _check_zero(ret, f"bpf_map_lookup_elem(fd {map_fd})")
+    return vbuf.raw
+
+
+def prog_id(prog_fd: int) -> int:
+    """Kernel id of the program behind ``prog_fd`` (struct bpf_prog_info.id)."""
+    # struct bpf_prog_info starts with __u32 type; __u32 id; the kernel copies
+    # min(len, sizeof(info)) bytes, so a short buffer is enough.
+    info = (ctypes.c_uint32 * 2)()
+    length = ctypes.c_uint32(ctypes.sizeof(info))
+    ret = libbpf().bpf_obj_get_info_by_fd(prog_fd, info, ctypes.byref(length))
+    _check_zero(ret, f"bpf_obj_get_info_by_fd(fd {prog_fd})")
+    return int(info[1])
+
+
+def prog_exists(id_: int) -> bool:
+    """Whether a program with this id is still alive in the kernel."""
+    fd = libbpf().bpf_prog_get_fd_by_id(id_)
+    if fd >= 0:
+        os.close(fd)
+        return True
+    if -fd == errno.ENOENT:
+        return False
+    raise BpfError(fd, f"bpf_prog_get_fd_by_id({id_})")
+
+
+def load(suite: str, stem: str, prog_ifindex: dict[str, int] | None = None) -> BpfObject:
+    """Open and load ``<suite>/progs/<stem>.bpf.c``'s compiled object."""
+    return BpfObject(object_path(suite, stem), prog_ifindex=prog_ifindex)
