@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import sys
@@ -17,6 +18,10 @@ from harness.errors import ExitCode, HarnessError, InfraError, UsageError
 from harness.paths import CacheLayout
 from harness.runner import Runner
 from harness.series import Series, config_fragments, load_all, resolve, selftest_suites, stack_key
+
+_PYTEST_LINE = re.compile(
+    r"::|^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b|^={3,}|^(FAILED|ERROR) |^E  "
+)
 
 # Defaults per accelerator, in seconds: (boot to guest runner, whole VM run).
 TIMEOUTS = {"kvm": (90.0, 900.0), "tcg": (300.0, 2700.0)}
@@ -246,16 +251,20 @@ class Pipeline:
             )
 
     def _echo(self, line: str) -> None:
-        if splats._kernel_msg(line) is not None:
-            if self.opts.verbose:
-                print(f"    kernel| {line}", flush=True)
-            elif splats._classify(splats._kernel_msg(line) or ""):
-                print(f"    KERNEL| {line}", flush=True)
-            return
-        if line.startswith(vm.GUEST_START) or line.startswith(vm.GUEST_DONE):
-            return
-        if self.opts.verbose or "::" in line or line.startswith(("=", "FAILED", "ERROR")):
-            print(f"    {line}", flush=True)
+        """Live view: a line per test; kernel lines only with --verbose or if they splat."""
+        pieces, _ = splats.split_console(line)
+        for piece in pieces:
+            msg = splats._kernel_msg(piece)
+            if msg is not None:
+                if self.opts.verbose:
+                    print(f"    kernel| {piece}", flush=True)
+                elif splats._classify(msg):
+                    print(f"    KERNEL| {piece}", flush=True)
+                continue
+            if piece.startswith((vm.GUEST_START, vm.GUEST_DONE)) or not piece.strip():
+                continue
+            if self.opts.verbose or _PYTEST_LINE.search(piece):
+                print(f"    {piece}", flush=True)
 
     # -- entry -----------------------------------------------------------------
     def execute(self) -> ExitCode:

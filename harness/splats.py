@@ -57,6 +57,23 @@ class Splat:
         return f"{self.kind} at console line {self.line}: {head}"
 
 
+# A printk timestamp that landed in the middle of a line: the guest's console
+# interleaves kernel messages with the test runner's output.
+_MIDLINE = re.compile(r"(?<=\S)\s*(?=\[\s*\d+\.\d{6}\])")
+
+
+def split_console(console: str) -> tuple[list[str], list[int]]:
+    """Console lines with mid-line kernel messages split off, and the 1-based console
+    line each piece came from."""
+    lines: list[str] = []
+    origin: list[int] = []
+    for n, raw in enumerate(console.splitlines(), 1):
+        for piece in _MIDLINE.split(raw):
+            lines.append(piece)
+            origin.append(n)
+    return lines, origin
+
+
 def _kernel_msg(line: str) -> str | None:
     m = _KLINE.match(line)
     return m.group("msg") if m else None
@@ -72,7 +89,7 @@ def _classify(msg: str) -> str | None:
 def scan(console: str, context: int = 40) -> list[Splat]:
     """Every splat in the console, once each. A report runs from its headline (or the
     'cut here' marker before it) to its '---[ end' line, or `context` lines at most."""
-    lines = console.splitlines()
+    lines, origin = split_console(console)
     found: list[Splat] = []
     i = 0
     while i < len(lines):
@@ -102,6 +119,6 @@ def scan(console: str, context: int = 40) -> list[Splat]:
             if _CUT_HERE.search(jm) or (nxt and not (nxt == "Oops" and kind in _OOPS_FOLLOWS)):
                 end = j  # the next report starts here
                 break
-        found.append(Splat(kind, i + 1, "\n".join(lines[i:end])))
+        found.append(Splat(kind, origin[i], "\n".join(lines[i:end])))
         i = end
     return found

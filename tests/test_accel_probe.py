@@ -59,3 +59,12 @@ def test_timeout_kills_the_whole_vm(tmp_path: Path) -> None:
         assert gone_within(qemu, 1.0), "the probe's child process survived the timeout"
     finally:
         kill_if_alive(qemu)
+
+
+def test_silent_hang_fails_fast_without_waiting_for_the_whole_timeout(tmp_path: Path) -> None:
+    # What a broken nested KVM looks like here: QEMU prints nothing and never ends.
+    vng = script(tmp_path / "vng", "sleep 30\n")
+    ok, seconds, detail = probe_with_vng([str(vng)], timeout=20, first_output=1)
+    assert not ok
+    assert seconds < 5, f"probe should give up after 1s without output, took {seconds:.1f}s"
+    assert detail == "no kernel output within 1s (KVM hangs or crawls)"

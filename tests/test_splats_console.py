@@ -114,3 +114,17 @@ def test_consecutive_hung_tasks_each_reported() -> None:
         "[  245.120345] INFO: task kworker/0:1:12 blocked for more than 120 seconds.",
         "[  245.120345] INFO: task python3:412 blocked for more than 120 seconds.",
     ]
+
+
+def test_report_that_lands_mid_line_is_found() -> None:
+    # The guest console interleaves pytest's output with printk: a report can start
+    # right after a test's name, on the same line.
+    console = (
+        "selftests/baseline/test_x.py::test_a [   65.951908] ------------[ cut here ]------------\n"
+        "[   65.951999] WARNING: CPU: 0 PID: 1 at net/core/dev.c:10 f+0x1/0x2\n"
+        "[   65.952000] ---[ end trace 0000000000000000 ]---\n"
+        "PASSED [ 55%]\n"
+    )
+    found = scan(console)
+    assert [(s.kind, s.line) for s in found] == [("WARNING", 1)]
+    assert "net/core/dev.c:10" in found[0].summary()
