@@ -45,7 +45,8 @@ class CacheLayout:
 
     @property
     def debian_repo(self) -> Path:
-        return self.root / "linux"
+        """A bare repository: the base is only ever checked out in worktrees."""
+        return self.root / "linux.git"
 
     @property
     def trees(self) -> Path:

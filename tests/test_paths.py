@@ -57,7 +57,7 @@ def test_default_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_cache_layout(tmp_path: Path) -> None:
     c = CacheLayout(tmp_path)
-    assert c.debian_repo == tmp_path / "linux"
+    assert c.debian_repo == tmp_path / "linux.git"
     assert c.worktree("a+b") == tmp_path / "worktrees" / "a+b"
     assert c.worktree_state("a+b") == tmp_path / "worktrees" / "a+b.state.json"
     assert c.build("tree-1/a") == tmp_path / "build" / "tree-1" / "a"

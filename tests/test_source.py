@@ -10,7 +10,7 @@ from helpers import commit_files, init_repo
 from harness.errors import ExitCode, UsageError
 from harness.paths import CacheLayout
 from harness.runner import Runner
-from harness.source import makefile_version, tree_source
+from harness.source import debian_source, makefile_version, tree_source
 
 MAKEFILE = """\
 # SPDX-License-Identifier: GPL-2.0
@@ -72,3 +72,41 @@ def test_tree_source_errors(tmp_path: Path) -> None:
     init_repo(other, {"README": "not a kernel\n"})
     with pytest.raises(UsageError, match="HEAD has no kernel Makefile"):
         tree_source(other, cache, Runner())
+
+
+def _tarball(tmp_path: Path, name: str, sublevel: str, extra_file: str = "") -> Path:
+    """A miniature linux-source tarball laid out like Debian's."""
+    top = tmp_path / f"src-{name}" / "linux-source-6.12"
+    (top / "kernel").mkdir(parents=True)
+    (top / "Makefile").write_text(MAKEFILE.replace("SUBLEVEL = 117", f"SUBLEVEL = {sublevel}"))
+    (top / "kernel" / "fork.c").write_text("int fork;\n" + extra_file)
+    # Debian's top-level .gitignore ignores everything: the import must not care.
+    (top / ".gitignore").write_text("/*\n")
+    tar = tmp_path / f"{name}.tar.xz"
+    Runner().run(["tar", "-C", str(top.parent), "-cJf", str(tar), "linux-source-6.12"])
+    return tar
+
+
+def test_debian_source_imports_once_into_a_bare_repo(tmp_path: Path) -> None:
+    cache = CacheLayout(tmp_path / "cache")
+    tar = _tarball(tmp_path, "a", "117")
+    first = debian_source(cache, Runner(), tarball=tar)
+    assert first.version == "6.12.117"
+    assert first.source_id == "debian"
+    assert (cache.debian_repo / "HEAD").exists()
+    assert not (cache.debian_repo / "Makefile").exists(), "the base repo has no checkout"
+    files = Runner().git(cache.debian_repo, "ls-tree", "-r", "--name-only", first.commit)
+    assert files.splitlines() == [".gitignore", "Makefile", "kernel/fork.c"]
+    again = Runner()
+    assert debian_source(cache, again, tarball=tar) == first
+    assert not any("tar" in line for line in again.log.lines), "second call must not unpack"
+
+
+def test_newer_debian_tarball_becomes_a_child_commit(tmp_path: Path) -> None:
+    cache = CacheLayout(tmp_path / "cache")
+    old = debian_source(cache, Runner(), tarball=_tarball(tmp_path, "a", "117"))
+    new = debian_source(cache, Runner(), tarball=_tarball(tmp_path, "b", "120", "int x;\n"))
+    assert new.version == "6.12.120"
+    assert new.commit != old.commit
+    parent = Runner().git(cache.debian_repo, "rev-parse", f"{new.commit}^")
+    assert parent == old.commit
