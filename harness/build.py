@@ -53,7 +53,8 @@ def make_env(cache: CacheLayout) -> dict[str, str]:
     return {
         "CCACHE_DIR": str(cache.ccache),
         "CCACHE_BASEDIR": str(cache.root),
-        # Worktrees of different series live at different paths; let them share hits.
+        # Every stack builds ../src from its build dir (see CacheLayout): with the
+        # base dir stripped and the cwd not hashed, stacks share cache hits.
         "CCACHE_NOHASHDIR": "1",
         "CCACHE_COMPILERCHECK": "content",
         "KBUILD_BUILD_USER": "harness",

@@ -56,17 +56,24 @@ class CacheLayout:
     def ccache(self) -> Path:
         return self.root / "ccache"
 
+    # One directory per series stack, its source and build side by side: the
+    # build always sees its source as ../src, so compiler command lines are the
+    # same for every stack and ccache (with CCACHE_BASEDIR) shares objects
+    # between them.
+    def stack(self, key: str) -> Path:
+        return self.root / "stacks" / key
+
     def worktree(self, key: str) -> Path:
-        return self.root / "worktrees" / key
+        return self.stack(key) / "src"
 
     def worktree_state(self, key: str) -> Path:
-        return self.root / "worktrees" / f"{key}.state.json"
+        return self.stack(key) / "state.json"
 
     def build(self, key: str) -> Path:
-        return self.root / "build" / key
+        return self.stack(key) / "build"
 
     def bpf(self, key: str) -> Path:
-        return self.root / "bpf" / key
+        return self.stack(key) / "bpf"
 
     @property
     def accel_probe(self) -> Path:

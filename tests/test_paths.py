@@ -58,9 +58,16 @@ def test_default_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_cache_layout(tmp_path: Path) -> None:
     c = CacheLayout(tmp_path)
     assert c.debian_repo == tmp_path / "linux.git"
-    assert c.worktree("a+b") == tmp_path / "worktrees" / "a+b"
-    assert c.worktree_state("a+b") == tmp_path / "worktrees" / "a+b.state.json"
-    assert c.build("tree-1/a") == tmp_path / "build" / "tree-1" / "a"
-    assert c.bpf("a") == tmp_path / "bpf" / "a"
+    assert c.worktree("a+b") == tmp_path / "stacks" / "a+b" / "src"
+    assert c.worktree_state("a+b") == tmp_path / "stacks" / "a+b" / "state.json"
+    assert c.build("tree-1/a") == tmp_path / "stacks" / "tree-1" / "a" / "build"
+    assert c.bpf("a") == tmp_path / "stacks" / "a" / "bpf"
+
+
+def test_every_stack_sees_its_source_at_the_same_relative_path(tmp_path: Path) -> None:
+    # What lets ccache share objects between stacks: identical command lines.
+    c = CacheLayout(tmp_path)
+    for key in ("baseline", "feature-flags+xdp-stats", "tree-0123456789/baseline"):
+        assert c.build(key).parent / "src" == c.worktree(key)
     assert c.accel_probe == tmp_path / "accel-probe.json"
     assert c.ccache == tmp_path / "ccache"
