@@ -119,9 +119,7 @@ def debian_source(
             **_FIXED_DATE,
         }
         # -f: Debian's top-level .gitignore ignores everything; we want the tarball exactly.
-        runner.run(
-            ["git", "add", "-A", "-f", "--", ".", ":!.harness-index"], cwd=Path(tmp), env=env
-        )
+        runner.run(["git", "add", "-A", "-f"], cwd=Path(tmp), env=env)
         msg = f"Linux {version} (Debian {DEBIAN_PACKAGE} {deb_version})"
         parent = runner.git(repo, "rev-parse", "-q", "--verify", "base", check=False)
         tree = runner.run(["git", "write-tree"], cwd=Path(tmp), env=env).stdout.strip()
