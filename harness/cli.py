@@ -85,6 +85,11 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("test", help="boot the kernel built before and run the tests")
     _series_args(p)
     _vm_args(p)
+    p = sub.add_parser(
+        "check-patches",
+        help="apply the series one patch at a time: each must build; checkpatch --strict",
+    )
+    _series_args(p)
     p = sub.add_parser("shell", help="an interactive guest on the series' kernel")
     _series_args(p)
     p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
@@ -135,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = Pipeline(opts, repo, CacheLayout(default_cache()))
         if args.command == "shell":
             return pipeline.shell()
+        if args.command == "check-patches":
+            return int(pipeline.check_patches())
         return int(pipeline.execute())
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)

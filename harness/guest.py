@@ -12,7 +12,7 @@ import platform
 import sys
 from pathlib import Path
 
-from harness.vm import GUEST_DONE, GUEST_START
+from harness.markers import GUEST_DONE, GUEST_START
 
 
 def guest_info() -> dict[str, object]:
@@ -37,10 +37,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, required=True)
     p.add_argument("--bpf-objdir", type=Path, required=True)
     p.add_argument("--suite", action="append", default=[], required=True)
+    p.add_argument(
+        "--tool",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a tool built from the tree under test, as XDP_SELFTEST_<NAME>",
+    )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     (args.results / "guest.json").write_text(json.dumps(guest_info(), indent=2))
     os.environ["XDP_SELFTEST_BPF_OBJDIR"] = str(args.bpf_objdir)
+    for tool in args.tool:
+        name, _, path = tool.partition("=")
+        os.environ[f"XDP_SELFTEST_{name.upper()}"] = path
     extra = [a for a in args.pytest_args if a != "--"]
     import pytest
 

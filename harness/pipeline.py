@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import shlex
 import shutil
@@ -13,11 +15,31 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness import accel, apply, bpfprogs, build, hostdeps, report, source, splats, vm
+from harness import (
+    accel,
+    apply,
+    bpfprogs,
+    build,
+    hostdeps,
+    kerneltools,
+    patchcheck,
+    report,
+    source,
+    splats,
+    vm,
+)
 from harness.errors import ExitCode, HarnessError, InfraError, UsageError
 from harness.paths import CacheLayout
 from harness.runner import Runner
-from harness.series import Series, config_fragments, load_all, resolve, selftest_suites, stack_key
+from harness.series import (
+    Series,
+    config_fragments,
+    load_all,
+    resolve,
+    selftest_suites,
+    stack_key,
+)
+from harness.series import tools as series_tools
 
 _PYTEST_LINE = re.compile(
     r"::|^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b|^={3,}|^(FAILED|ERROR) |^E  "
@@ -185,6 +207,15 @@ class Pipeline:
             objdir = self.cache.bpf(self.key)
             objs = bpfprogs.compile_suites(self.repo, self.suites, worktree, objdir, self.runner)
             print(f"    {len(objs)} BPF objects in {objdir}")
+        built_tools: dict[str, Path] = {}
+        tool_names = series_tools(self.stack)
+        if tool_names:
+            with self.stage("tools"):
+                built_tools = kerneltools.build_tools(
+                    tool_names, worktree, build_dir, self.runner, self.results
+                )
+                for name, path in built_tools.items():
+                    print(f"    {name}: {path}")
         bzimage = build_dir / "arch/x86/boot/bzImage"
         decision = self._accel(bzimage)
         boot_to, run_to = TIMEOUTS[decision.accel]
@@ -204,6 +235,8 @@ class Pipeline:
         ]
         for suite in self.suites:
             guest += ["--suite", suite]
+        for name, path in built_tools.items():
+            guest += ["--tool", f"{name}={path}"]
         extra = list(self.opts.pytest_args)
         if self.opts.keyword:
             extra += ["-k", self.opts.keyword]
@@ -305,6 +338,71 @@ class Pipeline:
             self.report.write(self.results)
         print()
         print(self.report.summary_text(self.results))
+        return code
+
+    def check_patches(self) -> ExitCode:
+        """Apply the last series of the stack one patch at a time; build and checkpatch each."""
+        self.results.mkdir(parents=True, exist_ok=True)
+        target = self.stack[-1]
+        print(
+            f"harness check-patches: {target.name} ({len(target.patches)} patches) "
+            f"-> {self.results}"
+        )
+        results: list[patchcheck.PatchResult] = []
+        code = ExitCode.OK
+        try:
+            with self.stage("source"):
+                hostdeps.check(["source", "build"])
+                src = self._source()
+            key = self._key(src)
+            build_dir = self.cache.build(key)
+            for i, patch in enumerate(target.patches, 1):
+                stack = [*self.stack[:-1], patchcheck.truncated(target, i)]
+                subject = target.patch_subject(patch)
+                print(f"==> {i:04d} {subject}")
+                wt = apply.prepare_worktree(src, stack, key, self.cache, self.runner)
+                cfg = build.configure(wt.path, build_dir, self._fragments(), self.runner)
+                start = time.monotonic()
+                error = ""
+                try:
+                    build.build(
+                        wt.path,
+                        build_dir,
+                        wt.head,
+                        cfg,
+                        self.cache,
+                        self.runner,
+                        self.results / f"build-{i:04d}.log",
+                    )
+                except InfraError as exc:
+                    error = str(exc)
+                seconds = time.monotonic() - start
+                cp = patchcheck.checkpatch(wt.path, patch, self.runner)
+                res = patchcheck.PatchResult(i, patch.name, subject, not error, seconds, error, cp)
+                results.append(res)
+                print(res.line())
+                if cp.report:
+                    print("    " + cp.report.replace("\n", "\n    "))
+                if error:
+                    code = ExitCode.FAILED
+                    print("    " + error.replace("\n", "\n    "))
+                    break
+                if cp.errors or cp.warnings:
+                    code = ExitCode.FAILED
+        except HarnessError as exc:
+            code = exc.exit_code
+            print(f"error: {exc}")
+        finally:
+            self.runner.log.write(self.results / "commands.sh")
+            (self.results / "patches.json").write_text(
+                json.dumps([dataclasses.asdict(r) for r in results], indent=2)
+            )
+        built = sum(r.built for r in results)
+        print(
+            f"\n{target.name}: {built}/{len(target.patches)} patches built on their own; "
+            f"checkpatch --strict: {sum(r.checkpatch.clean for r in results)} clean"
+        )
+        print(("PASS" if code == ExitCode.OK else "FAIL") + f" (exit {int(code)})")
         return code
 
     def shell(self) -> int:

@@ -12,7 +12,7 @@ from harness.errors import UsageError
 MANIFEST = "series.toml"
 COVER_LETTER = "0000-cover-letter.patch"
 _PATCH_RE = re.compile(r"^\d{4}-.+\.patch$")
-_KEYS = {"name", "description", "base", "depends-on", "config", "selftests"}
+_KEYS = {"name", "description", "base", "depends-on", "config", "selftests", "tools"}
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Series:
     depends_on: tuple[str, ...]
     config: tuple[str, ...]  # extra fragments, relative to kernel-config/
     selftests: tuple[str, ...]  # suites under selftests/
+    tools: tuple[str, ...]  # userspace tools built from the tree (e.g. bpftool)
     patches: tuple[Path, ...]
     cover_letter: Path | None
 
@@ -103,6 +104,7 @@ def load_series(series_dir: Path, repo: Path) -> Series:
         depends_on=_str_list(data, "depends-on", manifest),
         config=config,
         selftests=selftests,
+        tools=_str_list(data, "tools", manifest),
         patches=patches,
         cover_letter=cover if cover.is_file() else None,
     )
@@ -161,6 +163,13 @@ def selftest_suites(stack: list[Series]) -> list[str]:
             if suite not in suites:
                 suites.append(suite)
     return suites
+
+
+def tools(stack: list[Series]) -> list[str]:
+    names: list[str] = []
+    for s in stack:
+        names.extend(t for t in s.tools if t not in names)
+    return names
 
 
 def config_fragments(stack: list[Series]) -> list[str]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pexpect
 
 from harness.errors import InfraError
+from harness.markers import GUEST_DONE, GUEST_START
 
-GUEST_START = "harness-guest: start"
-GUEST_DONE = "harness-guest: pytest exit "
+__all__ = ["GUEST_DONE", "GUEST_START", "VmResult", "VmSpec", "run_vm", "vng_command"]
 
 
 @dataclass(frozen=True)
