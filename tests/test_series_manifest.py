@@ -199,3 +199,28 @@ def test_load_all_reports_series_dir_without_manifest(harness_repo: Path) -> Non
         load_all(harness_repo)
     assert "no series.toml" in info.value.problem
     assert "forgotten" in info.value.problem
+
+
+def test_tools_are_read_and_stacked(tmp_path: Path) -> None:
+    from harness.series import load_series, tools
+
+    (tmp_path / "patches" / "a").mkdir(parents=True)
+    (tmp_path / "kernel-config").mkdir()
+    (tmp_path / "selftests").mkdir()
+    (tmp_path / "patches" / "a" / "series.toml").write_text('name = "a"\ntools = ["bpftool"]\n')
+    s = load_series(tmp_path / "patches" / "a", tmp_path)
+    assert s.tools == ("bpftool",)
+    assert tools([s, s]) == ["bpftool"]
+
+
+def test_unknown_tool_is_a_usage_error(tmp_path: Path) -> None:
+    import pytest
+
+    from harness.errors import UsageError
+    from harness.kerneltools import build_tools
+    from harness.runner import Runner
+
+    with pytest.raises(UsageError) as exc:
+        build_tools(["perf"], tmp_path, tmp_path, Runner(), tmp_path)
+    assert "unknown tool 'perf'" in str(exc.value)
+    assert "bpftool" in str(exc.value)
