@@ -70,19 +70,34 @@ def _match_patch(series: Series, failure: ApplyFailure) -> Path | None:
     return None
 
 
+def _patch_ids(stack: list[Series]) -> list[str]:
+    return [hashlib.sha256(p.read_bytes()).hexdigest() for s in stack for p in s.patches]
+
+
 def prepare_worktree(
     source: KernelSource, stack: list[Series], key: str, cache: CacheLayout, runner: Runner
 ) -> Worktree:
+    """The worktree of the stack with every patch applied.
+
+    Reused as is when nothing changed; when the patches applied so far are a prefix
+    of the wanted ones (a patch appended, or check-patches stepping through a series)
+    only the rest is applied; otherwise reset to the base and apply all."""
     path = cache.worktree(key)
     state_file = cache.worktree_state(key)
     digest = series_digest(source, stack)
+    wanted = _patch_ids(stack)
     registered = path.exists() and (path / ".git").exists()
+    done = 0
     if registered and state_file.exists():
         state = json.loads(state_file.read_text())
         head = runner.git(path, "rev-parse", "HEAD", check=False)
         clean = not runner.git(path, "status", "--porcelain", "--untracked-files=no", check=False)
-        if state.get("digest") == digest and state.get("head") == head and clean:
-            return Worktree(path, head, reused=True)
+        if state.get("head") == head and clean:
+            if state.get("digest") == digest:
+                return Worktree(path, head, reused=True)
+            applied = state.get("applied", [])
+            if state.get("base") == source.commit and wanted[: len(applied)] == applied:
+                done = len(applied)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not registered:
         runner.git(source.repo, "worktree", "prune")
@@ -93,18 +108,21 @@ def prepare_worktree(
             )
         print(f"source: checking out {source.commit[:12]} into {path}")
         runner.git(source.repo, "worktree", "add", "-q", "--detach", str(path), source.commit)
-    else:
+    elif not done:
         runner.git(path, "am", "--abort", check=False, env=GIT_IDENTITY)
         # Only files that differ are rewritten, so make rebuilds only what changed.
         runner.git(path, "reset", "-q", "--hard", source.commit)
         runner.git(path, "clean", "-q", "-fd")
     state_file.unlink(missing_ok=True)
+    seen = 0
     for series in stack:
         for warning in base_mismatch(series, source):
             print(warning)
-        if not series.patches:
+        todo = [p for i, p in enumerate(series.patches, seen) if i >= done]
+        seen += len(series.patches)
+        if not todo:
             continue
-        print(f"apply: {series.name}: {len(series.patches)} patches")
+        print(f"apply: {series.name}: {len(todo)} of {len(series.patches)} patches")
         proc = runner.run(
             [
                 "git",
@@ -114,7 +132,7 @@ def prepare_worktree(
                 "-q",
                 "-3",
                 "--committer-date-is-author-date",
-                *map(str, series.patches),
+                *map(str, todo),
             ],
             env=GIT_IDENTITY,
             check=False,
@@ -129,7 +147,8 @@ def prepare_worktree(
             runner.git(path, "reset", "-q", "--hard", source.commit)
             raise apply_error(series, failure, source, out)
     head = runner.git(path, "rev-parse", "HEAD")
-    state_file.write_text(json.dumps({"digest": digest, "head": head}, indent=2))
+    state = {"digest": digest, "head": head, "base": source.commit, "applied": wanted}
+    state_file.write_text(json.dumps(state, indent=2))
     return Worktree(path, head, reused=False)
 
 

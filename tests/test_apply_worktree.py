@@ -219,3 +219,31 @@ def test_no_base_mismatch(tree: Tree) -> None:
     assert base_mismatch(good, tree.source) == []  # made on 6.12.117
     assert base_mismatch(replace(good, base=None), tree.source) == []
     assert base_mismatch(replace(good, base="6.1.0", patches=()), tree.source) == []
+
+
+def test_appended_patch_is_applied_on_top(tree: Tree, capsys: pytest.CaptureFixture[str]) -> None:
+    s = tree.good()
+    first = prepare_worktree(
+        tree.source, [replace(s, patches=s.patches[:1])], "k", tree.cache, Runner()
+    )
+    capsys.readouterr()
+    both = prepare_worktree(tree.source, [s], "k", tree.cache, Runner())
+    assert "apply: xdp-good: 1 of 2 patches" in capsys.readouterr().out
+    assert git(first.path, "rev-parse", "HEAD^") == first.head, "second patch applied on top"
+    assert both.head != first.head
+    # The same commits as applying both at once: check-patches ends where run starts.
+    fresh = CacheLayout(tree.cache.root.parent / "cache2")
+    again = prepare_worktree(tree.source, [s], "k", fresh, Runner())
+    assert again.head == both.head
+
+
+def test_changed_earlier_patch_resets_to_base(
+    tree: Tree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = tree.good()
+    prepare_worktree(tree.source, [s], "k", tree.cache, Runner())
+    other = tree.series("xdp-other", [("xdp: other", {"net/core/other.c": "int other;\n"})])
+    capsys.readouterr()
+    wt = prepare_worktree(tree.source, [other], "k", tree.cache, Runner())
+    assert "apply: xdp-other: 1 of 1 patches" in capsys.readouterr().out
+    assert git(wt.path, "rev-parse", "HEAD^") == tree.base
