@@ -413,9 +413,10 @@ class Pipeline:
         decision = self._accel(bzimage)
         objdir = self.cache.bpf(self.key)
         bpfprogs.compile_suites(self.repo, self.suites, wt, objdir, self.runner)
+        suites = " ".join(f"selftests/{s}" for s in self.suites)
         print(
-            f"    in the guest: export XDP_SELFTEST_BPF_OBJDIR={objdir}; "
-            f"python3 -m pytest selftests/{self.suites[0] if self.suites else ''}"
+            f"    in the guest: XDP_SELFTEST_BPF_OBJDIR={objdir} {sys.executable} -m pytest "
+            f"-v {suites}"
         )
         spec = vm.VmSpec(bzimage=bzimage, accel=decision.accel, cwd=self.repo)
         return vm.interactive(vm.vng_command(spec))
