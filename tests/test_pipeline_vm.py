@@ -1,0 +1,129 @@
+"""boot_and_test end to end with a fake vng: the verdict comes from what the guest did."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from helpers import make_series
+
+from harness.errors import ExitCode
+from harness.paths import CacheLayout
+from harness.pipeline import Options, Pipeline
+
+JUNIT_PASS = (
+    '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="1">'
+    '<testcase classname="selftests.baseline.test_x" name="test_ok" time="0.5"/>'
+    "</testsuite></testsuites>"
+)
+
+
+def _fake_vng(bindir: Path, body: str) -> None:
+    """A vng that finds the results dir in its --rwdir argument and plays a guest."""
+    bindir.mkdir(parents=True, exist_ok=True)
+    script = bindir / "vng"
+    script.write_text(
+        '#!/bin/bash\nwhile [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=$2; shift; done\n' + body
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+
+
+def _run(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, timeout: float = 30
+) -> tuple[ExitCode, Pipeline]:
+    make_series(repo, "baseline", selftests=("baseline",))
+    _fake_vng(tmp_path / "bin", body)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    opts = Options(
+        command="test",
+        series=["baseline"],
+        accel="tcg",
+        timeout=timeout,
+        boot_timeout=timeout,
+        results_root=tmp_path / "results",
+    )
+    p = Pipeline(opts, repo, CacheLayout(tmp_path / "cache"))
+    p.results.mkdir(parents=True)
+    build = tmp_path / "build"
+    (build / "arch/x86/boot").mkdir(parents=True)
+    code = ExitCode.OK
+    try:
+        p.boot_and_test(tmp_path / "src", build)
+        from harness.report import verdict
+
+        code, p.report.verdict = verdict(p.report, allow_skips=False)
+    except Exception as exc:
+        code = getattr(exc, "exit_code", ExitCode.INFRA)
+        p.report.error = str(exc)
+    return code, p
+
+
+def test_passing_guest_passes(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = (
+        "echo '[    1.000000] Linux version 6.12.117'\n"
+        "echo 'harness-guest: start'\n"
+        f"echo '{JUNIT_PASS}' > \"$RES/junit.xml\"\n"
+        "echo 'selftests/baseline/test_x.py::test_ok PASSED'\n"
+        "echo 'harness-guest: pytest exit 0'\n"
+    )
+    code, p = _run(harness_repo, tmp_path, monkeypatch, body)
+    assert code == ExitCode.OK
+    assert [t.outcome for t in p.report.tests] == ["passed"]
+    assert "guest_boot" in p.report.timings
+
+
+def test_warning_fails_a_run_whose_tests_all_passed(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = (
+        "echo 'harness-guest: start'\n"
+        f"echo '{JUNIT_PASS}' > \"$RES/junit.xml\"\n"
+        "echo '[    5.000000] WARNING: CPU: 0 PID: 9 at net/core/dev.c:10 f+0x1/0x2'\n"
+        "echo 'harness-guest: pytest exit 0'\n"
+    )
+    code, p = _run(harness_repo, tmp_path, monkeypatch, body)
+    assert code == ExitCode.FAILED
+    assert [s.kind for s in p.report.splats] == ["WARNING"]
+    assert "kernel splat(s): WARNING" in p.report.verdict
+
+
+def test_panic_mid_test_fails_with_the_console_kept(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = (
+        "echo 'harness-guest: start'\n"
+        "echo 'selftests/baseline/test_x.py::test_ok '\n"
+        "echo '[    7.000000] BUG: kernel NULL pointer dereference, address: 0000000000000008'\n"
+        "echo '[    7.100000] Kernel panic - not syncing: Fatal exception in interrupt'\n"
+        "exit 255\n"
+    )
+    code, p = _run(harness_repo, tmp_path, monkeypatch, body)
+    assert code == ExitCode.FAILED
+    assert [s.kind for s in p.report.splats] == ["BUG", "panic"]
+    assert "Kernel panic" in (p.results / "console.log").read_text()
+
+
+def test_guest_that_dies_without_a_splat_is_infrastructure(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = "echo 'harness-guest: start'\necho 'virtme-ng-init: cannot find ports'\nexit 255\n"
+    code, p = _run(harness_repo, tmp_path, monkeypatch, body)
+    assert code == ExitCode.INFRA
+    assert "exited (status 255) before the tests finished" in p.report.error
+    assert "cannot find ports" in p.report.error
+
+
+def test_hung_vm_is_killed_and_reported(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = "echo 'harness-guest: start'\nsleep 60\n"
+    code, p = _run(harness_repo, tmp_path, monkeypatch, body, timeout=3)
+    assert code == ExitCode.INFRA
+    assert "did not finish within 3s: hung, killed; console kept" in p.report.error
+    assert "VM killed: run timeout" in (p.results / "console.log").read_text()
+    json.dumps(p.report.to_json())  # still serialisable
