@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from harness.errors import InfraError
 from harness.kconfig import (
+    MergedConfig,
     check_config,
     config_hash,
     dropped_error,
@@ -26,6 +28,7 @@ from harness.runner import Runner
 DEFAULT_STEPS = 1750
 _STEP_RE = re.compile(r"^  ([A-Z][A-Z0-9_-]{1,10}) +(\S.*)$")
 STAMP = ".harness-build.json"
+CONFIG_STAMP = ".harness-config.json"
 STEPS = ".harness-steps"
 
 
@@ -63,13 +66,28 @@ def make_env(cache: CacheLayout) -> dict[str, str]:
 
 
 def configure(
-    worktree: Path, build_dir: Path, fragments: list[Path], runner: Runner
+    worktree: Path,
+    build_dir: Path,
+    fragments: list[Path],
+    runner: Runner,
+    head: str | None = None,
 ) -> ConfigResult:
-    """allnoconfig with the merged fragments forced on (KCONFIG_ALLCONFIG), then check."""
+    """allnoconfig with the merged fragments forced on (KCONFIG_ALLCONFIG), then check.
+
+    With the commit given, configuring is skipped when neither the commit (its Kconfig
+    files) nor the fragments changed since the last time and .config is untouched."""
     build_dir.mkdir(parents=True, exist_ok=True)
     merged = merge_fragments(fragments)
     merged_path = build_dir / "harness.config"
     merged_path.write_text(merged.text)
+    dotconfig = build_dir / ".config"
+    stamp_path = build_dir / CONFIG_STAMP
+    wanted = {"head": head, "fragments": hashlib.sha256(merged.text.encode()).hexdigest()}
+    if head is not None and dotconfig.exists() and stamp_path.exists():
+        old = json.loads(stamp_path.read_text())
+        if old.get("stamp") == wanted and old.get("config") == config_hash(dotconfig):
+            return _checked(merged, dotconfig, worktree)
+    stamp_path.unlink(missing_ok=True)
     proc = runner.run(
         ["make", "-s", f"O={build_dir}", f"KCONFIG_ALLCONFIG={merged_path}", "allnoconfig"],
         cwd=worktree,
@@ -77,7 +95,13 @@ def configure(
     )
     if proc.returncode != 0:
         raise InfraError(f"kernel configuration failed:\n{(proc.stderr or proc.stdout)[-2000:]}")
-    dotconfig = build_dir / ".config"
+    result = _checked(merged, dotconfig, worktree)
+    if head is not None:
+        stamp_path.write_text(json.dumps({"stamp": wanted, "config": result.hash}))
+    return result
+
+
+def _checked(merged: MergedConfig, dotconfig: Path, worktree: Path) -> ConfigResult:
     dropped = check_config(merged.symbols, parse_config(dotconfig.read_text()))
     if dropped:
         raise dropped_error(dropped, worktree, dotconfig)

@@ -135,7 +135,7 @@ class Pipeline:
         build_dir = self.cache.build(key)
         with self.stage("config"):
             hostdeps.check(["build"])
-            cfg = build.configure(wt.path, build_dir, self._fragments(), self.runner)
+            cfg = build.configure(wt.path, build_dir, self._fragments(), self.runner, head=wt.head)
             for o in cfg.overrides:
                 print(f"    note: fragment override {o}")
             self.report.config_hash = cfg.hash
@@ -361,7 +361,9 @@ class Pipeline:
                 subject = target.patch_subject(patch)
                 print(f"==> {i:04d} {subject}")
                 wt = apply.prepare_worktree(src, stack, key, self.cache, self.runner)
-                cfg = build.configure(wt.path, build_dir, self._fragments(), self.runner)
+                cfg = build.configure(
+                    wt.path, build_dir, self._fragments(), self.runner, head=wt.head
+                )
                 start = time.monotonic()
                 error = ""
                 try:

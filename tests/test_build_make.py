@@ -189,3 +189,18 @@ def test_build_without_bzimage(fake_path: Path, worktree: Path, tmp_path: Path) 
             Runner(),
             tmp_path / "build.log",
         )
+
+
+def test_configure_skipped_when_commit_and_fragments_unchanged(
+    fake_path: Path, worktree: Path, fragments: list[Path], tmp_path: Path
+) -> None:
+    script(fake_path / "make", FIND_O + 'cp "$ALL" "$O/.config"\necho ran >> "$O/make-calls"\n')
+    build_dir = tmp_path / "build"
+    first = configure(worktree, build_dir, fragments, Runner(), head="c1")
+    again = configure(worktree, build_dir, fragments, Runner(), head="c1")
+    assert again.hash == first.hash
+    assert (build_dir / "make-calls").read_text() == "ran\n", "second call must not run make"
+    configure(worktree, build_dir, fragments, Runner(), head="c2")  # new commit: Kconfig may differ
+    (build_dir / ".config").write_text((build_dir / ".config").read_text() + "# edited\n")
+    configure(worktree, build_dir, fragments, Runner(), head="c2")  # .config touched by hand
+    assert (build_dir / "make-calls").read_text() == "ran\nran\nran\n"
