@@ -354,7 +354,9 @@ class Pipeline:
             with self.stage("source"):
                 hostdeps.check(["source", "build"])
                 src = self._source()
-            key = self._key(src)
+            # A stack of its own: stepping through the patches must not disturb the
+            # tree and kernel that run/test use (ccache makes the first build cheap).
+            key = self._key(src) + ".each-patch"
             build_dir = self.cache.build(key)
             for i, patch in enumerate(target.patches, 1):
                 stack = [*self.stack[:-1], patchcheck.truncated(target, i)]
