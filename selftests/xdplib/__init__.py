@@ -2,6 +2,7 @@
 
 Modules:
     bpfobj       load compiled BPF objects with libbpf (ctypes)
+    bpflink      XDP bpf_links with flags: bpf_link_create/bpf_link_update (ctypes)
     netns        network namespaces, veth pairs, running code inside a netns
     topology     the small veth topologies the tests use
     xdp_attach   attach/detach/query XDP programs over rtnetlink

@@ -1,0 +1,323 @@
+"""What the feature-flags series adds, as the tests of its suite see it.
+
+Sources (the series on 6.12): include/uapi/linux/if_link.h
+(XDP_FLAGS_ENFORCE_FEATURES), include/uapi/linux/bpf.h (struct
+bpf_prog_info.xdp_features), kernel/bpf/syscall.c (fdinfo "xdp_features:"),
+net/core/dev.c dev_xdp_check_features() (the extack), net/core/
+sysctl_net_core.c (net.core.xdp_enforce_features), drivers/net/netdevsim/
+bpf.c (debugfs ports/<n>/xdp_features).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import re
+import select
+import socket
+import struct
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import pytest
+from pyroute2 import NetlinkError
+from xdplib import xdp_attach
+from xdplib.bpfobj import BpfError, BpfObject, libbpf, prog_id
+from xdplib.netdev_genl import XDP_ACT_NAMES, NetdevGenl, NetdevInfo
+from xdplib.netdevsim import NetdevsimDevice
+from xdplib.netns import Port
+from xdplib.tracefs import TraceInstance
+from xdplib.xdp_attach import XdpMode
+
+# include/uapi/linux/if_link.h, new with the series.
+XDP_FLAGS_ENFORCE_FEATURES = 1 << 5
+
+# enum netdev_xdp_act (include/uapi/linux/netdev.h)
+BASIC = 1 << 0
+REDIRECT = 1 << 1
+NDO_XMIT = 1 << 2
+XSK_ZEROCOPY = 1 << 3
+HW_OFFLOAD = 1 << 4
+RX_SG = 1 << 5
+NDO_XMIT_SG = 1 << 6
+ALL_FEATURES = 0x7F  # NETDEV_XDP_ACT_MASK
+SINGLE_FEATURES = (BASIC, REDIRECT, NDO_XMIT, XSK_ZEROCOPY, HW_OFFLOAD, RX_SG, NDO_XMIT_SG)
+
+# netdevsim's nsim_create() sets only hw-offload; the series keeps that default.
+NSIM_DEFAULT_FEATURES = HW_OFFLOAD
+
+ENFORCE_SYSCTL = Path("/proc/sys/net/core/xdp_enforce_features")
+
+LACKS_PREFIX = "XDP program needs features the device lacks: "
+
+# enum bpf_func_id (include/uapi/linux/bpf.h)
+BPF_FUNC_REDIRECT = 23
+BPF_FUNC_REDIRECT_MAP = 51
+
+
+def feature_names(mask: int) -> list[str]:
+    """Netdev names of the bits in ``mask``, lowest bit first."""
+    return [XDP_ACT_NAMES.get(1 << bit, f"bit{bit}") for bit in range(32) if mask & (1 << bit)]
+
+
+def describe(mask: int) -> str:
+    """``0x23 (basic|redirect|rx-sg)``, for assertion messages."""
+    return f"{mask:#x} ({'|'.join(feature_names(mask)) or 'none'})"
+
+
+def lacks_message(missing: int) -> str:
+    """The extack dev_xdp_check_features() sets for these missing bits."""
+    return LACKS_PREFIX + ", ".join(feature_names(missing))
+
+
+def write_errno(path: Path, text: str) -> int:
+    """Write ``text`` in one write(2); 0 on success, else the errno."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    except OSError as e:
+        return e.errno or errno.EIO
+    finally:
+        os.close(fd)
+    return 0
+
+
+_FDINFO_LINE = re.compile(r"^xdp_features:\t(?P<value>\S*)$", re.MULTILINE)
+
+
+def fdinfo_xdp_features(prog_fd: int) -> list[str]:
+    """The values of every ``xdp_features:`` line in the program fd's fdinfo."""
+    text = Path(f"/proc/self/fdinfo/{prog_fd}").read_text()
+    return [m["value"] for m in _FDINFO_LINE.finditer(text)]
+
+
+@dataclass(frozen=True)
+class ProgInfoLayout:
+    """struct bpf_prog_info as the tree's UAPI header lays it out."""
+
+    size: int
+    xdp_features_offset: int
+    attach_btf_id_offset: int
+
+
+def prog_info_layout(obj: BpfObject) -> ProgInfoLayout:
+    """Read the layout from the loaded prog_info_layout.bpf.c's .rodata."""
+    raw = obj.map_lookup(".rodata", struct.pack("I", 0), 12)
+    return ProgInfoLayout(*struct.unpack("III", raw))
+
+
+def prog_info(prog_fd: int, buf_len: int = 1024) -> bytes:
+    """bpf_obj_get_info_by_fd() into a zeroed buffer of ``buf_len`` bytes.
+
+    The kernel copies min(buf_len, sizeof(its struct bpf_prog_info)) bytes
+    and reports that length; the bytes it filled are returned.
+    """
+    buf = (ctypes.c_uint8 * buf_len)()
+    length = ctypes.c_uint32(buf_len)
+    ret = libbpf().bpf_obj_get_info_by_fd(prog_fd, buf, ctypes.byref(length))
+    if ret != 0:
+        raise BpfError(ret, f"bpf_obj_get_info_by_fd(fd {prog_fd})")
+    return bytes(buf)[: length.value]
+
+
+def elf_section(path: Path, name: str) -> bytes:
+    """Contents of section ``name`` of a little-endian ELF64 file (a BPF object)."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise ValueError(f"{path} is not a little-endian ELF64 file")
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+
+    def header(index: int) -> tuple[int, ...]:
+        # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, ...
+        return struct.unpack_from("<IIQQQQIIQQ", data, shoff + index * shentsize)
+
+    names_at = header(shstrndx)[4]
+    for index in range(shnum):
+        sh = header(index)
+        start = names_at + sh[0]
+        if data[start : data.index(b"\0", start)].decode() == name:
+            return data[sh[4] : sh[4] + sh[5]]
+    raise LookupError(f"no section {name!r} in {path}")
+
+
+def helper_calls(code: bytes) -> list[int]:
+    """Helper ids of the BPF_CALL instructions (to helpers, src_reg 0) in ``code``."""
+    calls = []
+    for pos in range(0, len(code) - 7, 8):
+        opcode, regs = code[pos], code[pos + 1]
+        if opcode == 0x85 and regs >> 4 == 0:  # BPF_JMP | BPF_CALL, helper
+            calls.append(struct.unpack_from("<i", code, pos + 4)[0])
+    return calls
+
+
+@dataclass(frozen=True)
+class Nsim:
+    """A one-port netdevsim device in the test process's own namespace."""
+
+    dev: NetdevsimDevice
+    port: Port
+
+    @property
+    def knob(self) -> Path:
+        """debugfs ports/0/xdp_features, added by the series."""
+        return self.dev.port_debugfs(0) / "xdp_features"
+
+    def features(self) -> int:
+        return int(self.knob.read_text().strip(), 16)
+
+    def advertise(self, mask: int, netdev_info: Callable[[Port], NetdevInfo]) -> None:
+        """Write ``mask`` to the knob; check debugfs and netlink both report it."""
+        self.knob.write_text(f"{mask:#x}\n")
+        assert self.features() == mask, (
+            f"{self.knob} reads {self.features():#x} after writing {mask:#x}"
+        )
+        reported = netdev_info(self.port).xdp_features_raw
+        assert reported == mask, (
+            f"after writing {describe(mask)} to {self.knob}, the netdev family reports "
+            f"xdp-features {describe(reported)} for {self.port}"
+        )
+
+    def state(self) -> xdp_attach.XdpState:
+        return xdp_attach.query(self.port.ns.ipr, self.port.ifindex)
+
+
+def link_failure_messages(trace: TraceInstance) -> list[str]:
+    """The errmsg of every xdp:bpf_xdp_link_attach_failed event recorded."""
+    return [
+        e.line.split("errmsg=", 1)[1] if "errmsg=" in e.line else e.line
+        for e in trace.events("bpf_xdp_link_attach_failed")
+    ]
+
+
+def errname(code: int) -> str:
+    return errno.errorcode.get(code, str(code))
+
+
+def refused(
+    port: Port,
+    request: Callable[[], None],
+    code: int,
+    extack: str | None = None,
+) -> NetlinkError:
+    """Run an IFLA_XDP request that must fail with ``code`` (and exactly ``extack``).
+
+    The device's XDP state must be the same afterwards.
+    """
+    before = xdp_attach.query(port.ns.ipr, port.ifindex)
+    with pytest.raises(NetlinkError) as exc:
+        request()
+    err = exc.value
+    assert err.code == code, f"expected {errname(code)}, got {errname(err.code)}: {err.args}"
+    if extack is not None:
+        assert str(err.args[1]) == extack, f"expected extack {extack!r}, got {err.args[1]!r}"
+    after = xdp_attach.query(port.ns.ipr, port.ifindex)
+    assert after == before, f"refused request changed {port}'s XDP state: {before} -> {after}"
+    return err
+
+
+def attach_accepted(port: Port, prog_fd: int, mode: XdpMode, flags: int = 0, what: str = "") -> int:
+    """Attach with extra ``flags``; IFLA_XDP must then report this program in ``mode``.
+
+    Returns the program id.
+    """
+    label = what or f"prog fd {prog_fd}"
+    try:
+        xdp_attach.attach(port.ns.ipr, port.ifindex, prog_fd, mode, extra_flags=flags)
+    except NetlinkError as e:
+        raise AssertionError(
+            f"attaching {label} to {port} in {mode} mode with flags {mode.flag | flags:#x} "
+            f"should be accepted, got {errname(e.code)}: {e.args[1]!r}"
+        ) from e
+    expected = prog_id(prog_fd)
+    state = xdp_attach.query(port.ns.ipr, port.ifindex)
+    assert state.attached == mode.attached and state.prog_id_for(mode) == expected, (
+        f"after attaching {label} (id {expected}) to {port} in {mode} mode, IFLA_XDP reports "
+        f"{state}"
+    )
+    return expected
+
+
+# include/uapi/linux/netdev.h
+NETDEV_CMD_DEV_CHANGE_NTF = 4
+NETDEV_A_DEV_IFINDEX = 1
+NETDEV_A_DEV_XDP_FEATURES = 3
+NETLINK_ADD_MEMBERSHIP = 1
+SOL_NETLINK = 270
+
+
+class NetdevNotifications:
+    """Subscriber to the netdev family's "mgmt" group, in the calling thread's namespace.
+
+    ``xdp_feature_changes(ifindex)`` returns the xdp-features carried by the
+    NETDEV_CMD_DEV_CHANGE_NTF messages received for that device.
+    """
+
+    def __init__(self) -> None:
+        genl = NetdevGenl()
+        try:
+            genl.dev_get(1)  # binds (resolves the family id and groups); lo is ifindex 1
+            self.family_id = int(genl.prid)
+            group = int(genl.mcast_groups["mgmt"])
+        finally:
+            genl.close()
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16)  # NETLINK_GENERIC
+        self.sock.bind((0, 0))
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)
+        self.sock.setblocking(False)
+
+    def _messages(self, data: bytes) -> Iterator[tuple[int, int, dict[int, bytes]]]:
+        """(nlmsg type, genl cmd, {attr type: payload}) for each message in a datagram."""
+        pos = 0
+        while pos + 20 <= len(data):
+            length, msg_type = struct.unpack_from("=IH", data, pos)
+            if length < 20:
+                return
+            cmd = data[pos + 16]
+            attrs: dict[int, bytes] = {}
+            apos, end = pos + 20, pos + length
+            while apos + 4 <= end:
+                alen, atype = struct.unpack_from("=HH", data, apos)
+                if alen < 4:
+                    break
+                attrs[atype & 0x3FFF] = data[apos + 4 : apos + alen]
+                apos += (alen + 3) & ~3
+            yield msg_type, cmd, attrs
+            pos += (length + 3) & ~3
+
+    def xdp_feature_changes(self, ifindex: int, timeout: float) -> list[int]:
+        """Read for ``timeout`` seconds; the features of each change notification of ``ifindex``."""
+        found = []
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if not ready:
+                break
+            data = self.sock.recv(65536)
+            for msg_type, cmd, attrs in self._messages(data):
+                if msg_type != self.family_id or cmd != NETDEV_CMD_DEV_CHANGE_NTF:
+                    continue
+                dev = int.from_bytes(attrs.get(NETDEV_A_DEV_IFINDEX, b"")[:4], "little")
+                if dev != ifindex:
+                    continue
+                raw = attrs.get(NETDEV_A_DEV_XDP_FEATURES, b"")
+                found.append(int.from_bytes(raw, "little") if raw else -1)
+        return found
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> NetdevNotifications:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
