@@ -20,6 +20,8 @@ if str(SELFTESTS_DIR) not in sys.path:
     sys.path.insert(0, str(SELFTESTS_DIR))
 
 from xdplib import bpfobj, netns  # noqa: E402
+from xdplib.netdev_genl import NetdevGenl, NetdevInfo  # noqa: E402
+from xdplib.netns import Port, inside  # noqa: E402
 from xdplib.tracefs import TraceInstance  # noqa: E402
 
 KERNEL_FILESYSTEMS = (
@@ -114,3 +116,21 @@ def xdp_exception_trace(kernel_filesystems: dict[str, str]) -> Iterator[TraceIns
     """A private tracefs instance recording xdp:xdp_exception."""
     with TraceInstance("xdp-selftest", ["xdp/xdp_exception"]) as inst:
         yield inst
+
+
+@pytest.fixture
+def netdev_info() -> Iterator[Callable[[Port], NetdevInfo]]:
+    """``netdev_info(port)``: NETDEV_CMD_DEV_GET for the port, asked in its namespace."""
+    socks: dict[str, NetdevGenl] = {}
+
+    def _get(port: Port) -> NetdevInfo:
+        sock = socks.get(port.ns.path)
+        if sock is None:
+            with inside(port.ns):
+                sock = NetdevGenl()
+            socks[port.ns.path] = sock
+        return sock.dev_get(port.ifindex)
+
+    yield _get
+    for sock in socks.values():
+        sock.close()

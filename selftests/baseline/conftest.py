@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from xdplib import bpfobj, topology, xdp_attach
-from xdplib.netdev_genl import NetdevGenl, NetdevInfo
-from xdplib.netns import NetNS, Port, inside
+from xdplib.netns import NetNS, Port
 from xdplib.xdp_attach import XdpMode
 
 
@@ -36,21 +35,3 @@ def attach_xdp(load_bpf: Callable[..., bpfobj.BpfObject]) -> Callable[[Port, str
         )
 
     return _attach
-
-
-@pytest.fixture
-def netdev_info() -> Iterator[Callable[[Port], NetdevInfo]]:
-    """``netdev_info(port)``: NETDEV_CMD_DEV_GET for the port, asked in its namespace."""
-    socks: dict[str, NetdevGenl] = {}
-
-    def _get(port: Port) -> NetdevInfo:
-        sock = socks.get(port.ns.path)
-        if sock is None:
-            with inside(port.ns):
-                sock = NetdevGenl()
-            socks[port.ns.path] = sock
-        return sock.dev_get(port.ifindex)
-
-    yield _get
-    for sock in socks.values():
-        sock.close()

@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from ffcommon import ENFORCE_SYSCTL, NSIM_DEFAULT_FEATURES, Nsim
 from xdplib import topology, xdp_attach
-from xdplib.netdev_genl import NetdevGenl, NetdevInfo
 from xdplib.netdevsim import NSIM_BUS, NetdevsimDevice
-from xdplib.netns import NetNS, Port, inside
+from xdplib.netns import NetNS, Port
 from xdplib.tracefs import TraceInstance
 from xdplib.xdp_attach import XdpMode
 
@@ -33,24 +32,6 @@ def veth_pair(make_netns: Callable[[], NetNS]) -> topology.VethPair:
 @pytest.fixture
 def redirect_topology(make_netns: Callable[[], NetNS]) -> topology.RedirectTopology:
     return topology.redirect_topology(make_netns)
-
-
-@pytest.fixture
-def netdev_info() -> Iterator[Callable[[Port], NetdevInfo]]:
-    """``netdev_info(port)``: NETDEV_CMD_DEV_GET for the port, asked in its namespace."""
-    socks: dict[str, NetdevGenl] = {}
-
-    def _get(port: Port) -> NetdevInfo:
-        sock = socks.get(port.ns.path)
-        if sock is None:
-            with inside(port.ns):
-                sock = NetdevGenl()
-            socks[port.ns.path] = sock
-        return sock.dev_get(port.ifindex)
-
-    yield _get
-    for sock in socks.values():
-        sock.close()
 
 
 def _new_nsim_device() -> NetdevsimDevice:
