@@ -86,8 +86,13 @@ def load_bpf(suite: str) -> Iterator[Callable[..., bpfobj.BpfObject]]:
     """
     objs: list[bpfobj.BpfObject] = []
 
-    def _load(stem: str, prog_ifindex: dict[str, int] | None = None) -> bpfobj.BpfObject:
-        obj = bpfobj.load(suite, stem, prog_ifindex=prog_ifindex)
+    def _load(
+        stem: str,
+        prog_ifindex: dict[str, int] | None = None,
+        prog_flags: dict[str, int] | None = None,
+        log_size: int = 0,
+    ) -> bpfobj.BpfObject:
+        obj = bpfobj.load(suite, stem, prog_ifindex, prog_flags, log_size)
         objs.append(obj)
         return obj
 

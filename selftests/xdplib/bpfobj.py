@@ -30,11 +30,15 @@ _c_void_p = ctypes.c_void_p
 
 
 class BpfError(OSError):
-    """A libbpf or bpf(2) call failed; ``errno`` holds the kernel's errno."""
+    """A libbpf or bpf(2) call failed; ``errno`` holds the kernel's errno.
 
-    def __init__(self, err: int, what: str) -> None:
+    ``log`` is the verifier log of a failed load, when one was asked for.
+    """
+
+    def __init__(self, err: int, what: str, log: str = "") -> None:
         err = abs(err)
         super().__init__(err, f"{what}: {os.strerror(err)} (errno {err})")
+        self.log = log
 
 
 def _load_libbpf() -> ctypes.CDLL:
@@ -47,6 +51,9 @@ def _load_libbpf() -> ctypes.CDLL:
         "bpf_object__find_map_fd_by_name": (ctypes.c_int, [_c_void_p, ctypes.c_char_p]),
         "bpf_program__fd": (ctypes.c_int, [_c_void_p]),
         "bpf_program__set_ifindex": (None, [_c_void_p, ctypes.c_uint32]),
+        "bpf_program__flags": (ctypes.c_uint32, [_c_void_p]),
+        "bpf_program__set_flags": (ctypes.c_int, [_c_void_p, ctypes.c_uint32]),
+        "bpf_program__set_log_buf": (ctypes.c_int, [_c_void_p, _c_void_p, ctypes.c_size_t]),
         "bpf_map_update_elem": (
             ctypes.c_int,
             [ctypes.c_int, _c_void_p, _c_void_p, ctypes.c_uint64],
@@ -152,7 +159,16 @@ class BpfObject:
     Closing the object closes every program and map fd it owns.
     """
 
-    def __init__(self, path: Path | str, prog_ifindex: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        prog_ifindex: dict[str, int] | None = None,
+        prog_flags: dict[str, int] | None = None,
+        log_size: int = 0,
+    ) -> None:
+        """``prog_flags`` adds BPF_F_* load flags per program; with ``log_size``,
+        a failed load's BpfError carries the verifier log (libbpf retries the
+        failed load with log level 1 into the buffer)."""
         self.path = Path(path)
         lib = libbpf()
         ctypes.set_errno(0)
@@ -165,9 +181,25 @@ class BpfObject:
         try:
             for prog_name, ifindex in (prog_ifindex or {}).items():
                 lib.bpf_program__set_ifindex(self._program(prog_name), ifindex)
+            for prog_name, flags in (prog_flags or {}).items():
+                prog = self._program(prog_name)
+                _check_zero(
+                    lib.bpf_program__set_flags(prog, lib.bpf_program__flags(prog) | flags),
+                    f"bpf_program__set_flags({prog_name})",
+                )
+            logs: list[ctypes.Array[ctypes.c_char]] = []
+            if log_size:
+                for prog_name in prog_flags or prog_ifindex or {}:
+                    buf = ctypes.create_string_buffer(log_size)
+                    logs.append(buf)
+                    _check_zero(
+                        lib.bpf_program__set_log_buf(self._program(prog_name), buf, log_size),
+                        f"bpf_program__set_log_buf({prog_name})",
+                    )
             err = lib.bpf_object__load(obj)
             if err:
-                raise BpfError(err, f"bpf_object__load({self.path})")
+                log = "".join(buf.value.decode(errors="replace") for buf in logs)
+                raise BpfError(err, f"bpf_object__load({self.path})", log)
         except BaseException:
             self.close()
             raise
@@ -249,6 +281,17 @@ def prog_exists(id_: int) -> bool:
     raise BpfError(fd, f"bpf_prog_get_fd_by_id({id_})")
 
 
-def load(suite: str, stem: str, prog_ifindex: dict[str, int] | None = None) -> BpfObject:
+def load(
+    suite: str,
+    stem: str,
+    prog_ifindex: dict[str, int] | None = None,
+    prog_flags: dict[str, int] | None = None,
+    log_size: int = 0,
+) -> BpfObject:
     """Open and load ``<suite>/progs/<stem>.bpf.c``'s compiled object."""
-    return BpfObject(object_path(suite, stem), prog_ifindex=prog_ifindex)
+    return BpfObject(
+        object_path(suite, stem),
+        prog_ifindex=prog_ifindex,
+        prog_flags=prog_flags,
+        log_size=log_size,
+    )
