@@ -14,23 +14,20 @@ addressed by ifindex.
 from __future__ import annotations
 
 import errno
-import itertools
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 from pyroute2 import NetlinkError
-from xdplib import bpfobj, xdp_attach
+from xdplib import bpfobj, netdevsim, xdp_attach
 from xdplib.bpfobj import BpfObject
 from xdplib.netdev_genl import NetdevInfo
-from xdplib.netdevsim import NSIM_BUS, NetdevsimDevice
+from xdplib.netdevsim import NetdevsimDevice
 from xdplib.netns import NetNS, Port
 from xdplib.xdp_attach import BOTH_MODES, XdpMode
 
 InfoFn = Callable[[Port], NetdevInfo]
-_ids = itertools.count(100 + os.getpid() % 1000)
 
 
 @dataclass(frozen=True)
@@ -46,32 +43,11 @@ def host_ns() -> Iterator[NetNS]:
     ns.remove()
 
 
-def _new_device() -> NetdevsimDevice:
-    dev_id = next(_ids)
-    while (NSIM_BUS / "devices" / f"netdevsim{dev_id}").exists():
-        dev_id = next(_ids)
-    return NetdevsimDevice(dev_id)
-
-
-def _port_of(dev: NetdevsimDevice, ns: NetNS) -> Port:
-    ifindexes = dev.ifindexes()
-    assert len(ifindexes) == 1, (
-        f"netdevsim{dev.dev_id} with one port should have one netdev, found ifindexes {ifindexes}"
-    )
-    (link,) = ns.ipr.link("get", index=ifindexes[0])
-    return Port(
-        ns=ns,
-        ifname=link.get_attr("IFLA_IFNAME"),
-        ifindex=ifindexes[0],
-        mac=link.get_attr("IFLA_ADDRESS"),
-    )
-
-
 @pytest.fixture
 def nsim(host_ns: NetNS) -> Iterator[Nsim]:
-    dev = _new_device()
+    dev = netdevsim.new_device()
     try:
-        yield Nsim(dev, _port_of(dev, host_ns))
+        yield Nsim(dev, netdevsim.single_port(dev, host_ns))
     finally:
         dev.delete()
 
@@ -87,10 +63,10 @@ def _link_exists(ns: NetNS, ifindex: int) -> bool:
 
 
 def test_new_device_appears_and_del_device_removes_it(host_ns: NetNS) -> None:
-    dev = _new_device()
+    dev = netdevsim.new_device()
     try:
         assert dev.exists, f"{dev.sysfs} missing after writing to new_device"
-        port = _port_of(dev, host_ns)
+        port = netdevsim.single_port(dev, host_ns)
         driver = (dev.sysfs / "driver").resolve().name
         assert driver == "netdevsim", f"{dev.sysfs} bound to {driver!r}, expected netdevsim"
         assert _link_exists(host_ns, port.ifindex), f"rtnetlink does not know {port}"
@@ -192,9 +168,9 @@ def test_hw_mode_refuses_program_not_bound_to_device(
 
 
 def test_deleting_device_releases_attached_program(host_ns: NetNS, suite: str) -> None:
-    dev = _new_device()
+    dev = netdevsim.new_device()
     try:
-        port = _port_of(dev, host_ns)
+        port = netdevsim.single_port(dev, host_ns)
         with bpfobj.load(suite, "xdp_drop") as obj:
             prog_id = xdp_attach.attach_verified(
                 host_ns.ipr, port.ifindex, obj.prog_fd("xdp_drop"), XdpMode.NATIVE

@@ -7,21 +7,18 @@ left attached and puts the advertised features back to netdevsim's default.
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
 from ffcommon import ENFORCE_SYSCTL, NSIM_DEFAULT_FEATURES, Nsim
-from xdplib import topology, xdp_attach
-from xdplib.netdevsim import NSIM_BUS, NetdevsimDevice
-from xdplib.netns import NetNS, Port
+from xdplib import netdevsim, topology, xdp_attach
+from xdplib.netns import NetNS
 from xdplib.tracefs import TraceInstance
 from xdplib.xdp_attach import XdpMode
 
 BPFTOOL_ENV = "XDP_SELFTEST_BPFTOOL"
-_nsim_ids = itertools.count(700 + os.getpid() % 1000)
 
 
 @pytest.fixture
@@ -34,34 +31,13 @@ def redirect_topology(make_netns: Callable[[], NetNS]) -> topology.RedirectTopol
     return topology.redirect_topology(make_netns)
 
 
-def _new_nsim_device() -> NetdevsimDevice:
-    dev_id = next(_nsim_ids)
-    while (NSIM_BUS / "devices" / f"netdevsim{dev_id}").exists():
-        dev_id = next(_nsim_ids)
-    return NetdevsimDevice(dev_id)
-
-
-def _nsim_port(dev: NetdevsimDevice, ns: NetNS) -> Port:
-    ifindexes = dev.ifindexes()
-    assert len(ifindexes) == 1, (
-        f"netdevsim{dev.dev_id} with one port should have one netdev, found ifindexes {ifindexes}"
-    )
-    (link,) = ns.ipr.link("get", index=ifindexes[0])
-    return Port(
-        ns=ns,
-        ifname=link.get_attr("IFLA_IFNAME"),
-        ifindex=ifindexes[0],
-        mac=link.get_attr("IFLA_ADDRESS"),
-    )
-
-
 @pytest.fixture(scope="module")
 def nsim_device() -> Iterator[Nsim]:
     """One netdevsim device for the whole module (creating one per test is slow)."""
     host_ns = NetNS.original()
-    dev = _new_nsim_device()
+    dev = netdevsim.new_device()
     try:
-        yield Nsim(dev, _nsim_port(dev, host_ns))
+        yield Nsim(dev, netdevsim.single_port(dev, host_ns))
     finally:
         dev.delete()
         host_ns.remove()
@@ -71,9 +47,9 @@ def nsim_device() -> Iterator[Nsim]:
 def fresh_nsim() -> Iterator[Nsim]:
     """A netdevsim device of its own for one test, deleted at teardown."""
     host_ns = NetNS.original()
-    dev = _new_nsim_device()
+    dev = netdevsim.new_device()
     try:
-        yield Nsim(dev, _nsim_port(dev, host_ns))
+        yield Nsim(dev, netdevsim.single_port(dev, host_ns))
     finally:
         dev.delete()
         host_ns.remove()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 from pathlib import Path
 from types import TracebackType
+
+from xdplib.netns import NetNS, Port
 
 NSIM_BUS = Path("/sys/bus/netdevsim")
 NSIM_DEBUGFS = Path("/sys/kernel/debug/netdevsim")
@@ -71,3 +75,30 @@ class NetdevsimDevice:
         tb: TracebackType | None,
     ) -> None:
         self.delete()
+
+
+# Ids per process, so that parallel or leftover test runs do not collide.
+_ids = itertools.count(100 + os.getpid() % 1000)
+
+
+def new_device(port_count: int = 1) -> NetdevsimDevice:
+    """A netdevsim device with the next unused id."""
+    dev_id = next(_ids)
+    while (NSIM_BUS / "devices" / f"netdevsim{dev_id}").exists():
+        dev_id = next(_ids)
+    return NetdevsimDevice(dev_id, port_count)
+
+
+def single_port(dev: NetdevsimDevice, ns: NetNS) -> Port:
+    """The one netdev of a one-port device, as seen in ``ns``."""
+    ifindexes = dev.ifindexes()
+    assert len(ifindexes) == 1, (
+        f"netdevsim{dev.dev_id} with one port should have one netdev, found ifindexes {ifindexes}"
+    )
+    (link,) = ns.ipr.link("get", index=ifindexes[0])
+    return Port(
+        ns=ns,
+        ifname=link.get_attr("IFLA_IFNAME"),
+        ifindex=ifindexes[0],
+        mac=link.get_attr("IFLA_ADDRESS"),
+    )
