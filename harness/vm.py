@@ -18,6 +18,9 @@ from harness.markers import GUEST_DONE, GUEST_START
 __all__ = ["GUEST_DONE", "GUEST_START", "VmResult", "VmSpec", "run_vm", "vng_command"]
 
 
+TCG_QEMU_OPTS = "--qemu-opts=-accel tcg,thread=single"
+
+
 @dataclass(frozen=True)
 class VmSpec:
     bzimage: Path
@@ -45,6 +48,13 @@ def vng_command(spec: VmSpec, exec_cmd: str | None = None) -> list[str]:
     ]
     if spec.accel != "kvm":
         cmd.append("--disable-kvm")
+        # One host thread for every vCPU. With multi-threaded TCG (QEMU 7.2, Debian 12)
+        # a vCPU sometimes runs code another one has just patched back from an int3
+        # (text_poke_bp: static keys, static calls, tracepoints), and the kernel dies
+        # with "Oops: int3" in whatever function was patched: seen with
+        # net.core.xdp_stats and kernel.bpf_stats_enabled toggles under traffic and
+        # with tracefs event disables; never with thread=single.
+        cmd.append(TCG_QEMU_OPTS)
     if spec.network_loop:
         cmd += ["--network", "loop"]
     for d in spec.rwdirs:

@@ -34,6 +34,14 @@ def test_tcg_disables_kvm() -> None:
     assert cmd.count("--disable-kvm") == 1
 
 
+def test_tcg_runs_every_vcpu_in_one_host_thread() -> None:
+    # One argument, so that vng's parser does not take "-accel" for an option.
+    assert "--qemu-opts=-accel tcg,thread=single" in vng_command(VmSpec(bzimage=BZ, accel="tcg"))
+    assert not any(
+        a.startswith("--qemu-opts") for a in vng_command(VmSpec(bzimage=BZ, accel="kvm"))
+    )
+
+
 def test_rwdirs_cwd_exec_and_no_network() -> None:
     spec = VmSpec(
         bzimage=BZ,
