@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.bench import Bench, BenchOptions
 from harness.errors import ExitCode, HarnessError
 from harness.paths import CacheLayout, default_cache, find_repo
 from harness.pipeline import Options, Pipeline
@@ -68,6 +69,71 @@ def _vm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
 
 
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--series",
+        "-s",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="the series to compare with the base (default: xdp-stats; repeat to stack)",
+    )
+    p.add_argument("--runs", type=int, default=7, help="runs per configuration (default 7)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=5_000_000,
+        help="BPF_PROG_TEST_RUN repetitions per run (default 5000000)",
+    )
+    p.add_argument(
+        "--pktgen-count",
+        type=int,
+        default=200_000,
+        metavar="N",
+        help="frames pktgen sends per run (default 200000)",
+    )
+    p.add_argument(
+        "--kernel-tree",
+        type=Path,
+        metavar="PATH",
+        help="use this kernel git tree's HEAD instead of Debian's linux-source-6.12",
+    )
+    p.add_argument("--rebuild", action="store_true", help="run make even if nothing changed")
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        metavar="DIR",
+        help="where results/<run-id>/ goes (default: <repo>/results)",
+    )
+    p.add_argument(
+        "--accel",
+        choices=("auto", "kvm", "tcg"),
+        default="auto",
+        help="auto probes whether KVM really works and falls back to TCG",
+    )
+    p.add_argument("--timeout", type=float, metavar="SEC", help="wall-clock limit per VM")
+    p.add_argument("--boot-timeout", type=float, metavar="SEC", help="limit for a guest to boot")
+    p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
+
+
+def cmd_bench(args: argparse.Namespace, repo: Path) -> int:
+    series = [n.strip() for item in args.series for n in item.split(",") if n.strip()]
+    opts = BenchOptions(
+        series=series or ["xdp-stats"],
+        runs=args.runs,
+        repeat=args.repeat,
+        pktgen_count=args.pktgen_count,
+        accel=args.accel,
+        timeout=args.timeout,
+        boot_timeout=args.boot_timeout,
+        results_root=args.results_dir,
+        kernel_tree=args.kernel_tree,
+        rebuild=args.rebuild,
+        verbose=args.verbose,
+    )
+    return int(Bench(opts, repo, CacheLayout(default_cache())).execute())
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
@@ -90,6 +156,11 @@ def make_parser() -> argparse.ArgumentParser:
         help="apply the series one patch at a time: each must build; checkpatch --strict",
     )
     _series_args(p)
+    p = sub.add_parser(
+        "bench",
+        help="ns/packet of XDP_DROP: the base kernel vs the series with xdp_stats off and on",
+    )
+    _bench_args(p)
     p = sub.add_parser("shell", help="an interactive guest on the series' kernel")
     _series_args(p)
     p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
@@ -121,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         repo = find_repo()
         if args.command == "list":
             return cmd_list(repo)
+        if args.command == "bench":
+            return cmd_bench(args, repo)
         series = [n.strip() for item in args.series for n in item.split(",") if n.strip()]
         opts = Options(
             command=args.command,

@@ -31,6 +31,19 @@ def guest_info() -> dict[str, object]:
     }
 
 
+def selftest_env(bpf_objdir: Path, tools: list[str], kernel_tree: Path | None) -> dict[str, str]:
+    """The XDP_SELFTEST_* variables the suites read (see selftests/README.md)."""
+    env = {"XDP_SELFTEST_BPF_OBJDIR": str(bpf_objdir)}
+    for tool in tools:
+        name, sep, path = tool.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--tool wants NAME=PATH, got {tool!r}")
+        env[f"XDP_SELFTEST_{name.upper()}"] = path
+    if kernel_tree is not None:
+        env["XDP_SELFTEST_KERNEL_TREE"] = str(kernel_tree)
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     print(GUEST_START, flush=True)
     p = argparse.ArgumentParser(prog="python -m harness.guest")
@@ -44,13 +57,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=PATH",
         help="a tool built from the tree under test, as XDP_SELFTEST_<NAME>",
     )
+    p.add_argument(
+        "--kernel-tree",
+        type=Path,
+        metavar="PATH",
+        help="source tree of the kernel under test, as XDP_SELFTEST_KERNEL_TREE",
+    )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     (args.results / "guest.json").write_text(json.dumps(guest_info(), indent=2))
-    os.environ["XDP_SELFTEST_BPF_OBJDIR"] = str(args.bpf_objdir)
-    for tool in args.tool:
-        name, _, path = tool.partition("=")
-        os.environ[f"XDP_SELFTEST_{name.upper()}"] = path
+    os.environ.update(selftest_env(args.bpf_objdir, args.tool, args.kernel_tree))
     extra = [a for a in args.pytest_args if a != "--"]
     import pytest
 

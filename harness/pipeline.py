@@ -18,6 +18,7 @@ from pathlib import Path
 from harness import (
     accel,
     apply,
+    bpf_selftests,
     bpfprogs,
     build,
     hostdeps,
@@ -39,10 +40,11 @@ from harness.series import (
     selftest_suites,
     stack_key,
 )
+from harness.series import bpf_selftests as series_bpf_selftests
 from harness.series import tools as series_tools
 
 _PYTEST_LINE = re.compile(
-    r"::|^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b|^={3,}|^(FAILED|ERROR) |^E  "
+    r"::|^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b|^={3,}|^(FAILED|ERROR) |^E  |^bench: "
 )
 
 # Defaults per accelerator, in seconds: (boot to guest runner, whole VM run).
@@ -68,7 +70,10 @@ class Options:
 
 
 class Pipeline:
-    def __init__(self, opts: Options, repo: Path, cache: CacheLayout) -> None:
+    def __init__(
+        self, opts: Options, repo: Path, cache: CacheLayout, results: Path | None = None
+    ) -> None:
+        """``results``: this run's directory, instead of <results root>/<run id>."""
         self.opts = opts
         self.repo = repo
         self.cache = cache
@@ -81,7 +86,7 @@ class Pipeline:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         self.run_id = f"{stamp}-{self.key}"
         root = opts.results_root or repo / "results"
-        self.results = root / self.run_id
+        self.results = results or root / self.run_id
         self.report = report.RunReport(
             run_id=self.run_id,
             command=shlex.join(["harness", *sys.argv[1:]]) if sys.argv else opts.command,
@@ -216,14 +221,12 @@ class Pipeline:
                 )
                 for name, path in built_tools.items():
                     print(f"    {name}: {path}")
-        bzimage = build_dir / "arch/x86/boot/bzImage"
-        decision = self._accel(bzimage)
-        boot_to, run_to = TIMEOUTS[decision.accel]
-        boot_to = self.opts.boot_timeout or boot_to
-        run_to = self.opts.timeout or run_to
-        spec = vm.VmSpec(
-            bzimage=bzimage, accel=decision.accel, rwdirs=(self.results,), cwd=self.repo
-        )
+        prog_tests = series_bpf_selftests(self.stack)
+        if prog_tests:
+            with self.stage("test_progs"):
+                built_tools["test_progs"] = self._test_progs(
+                    prog_tests, worktree, build_dir, built_tools.get("bpftool")
+                )
         guest = [
             sys.executable,
             "-m",
@@ -232,6 +235,8 @@ class Pipeline:
             str(self.results),
             "--bpf-objdir",
             str(objdir),
+            "--kernel-tree",
+            str(worktree),
         ]
         for suite in self.suites:
             guest += ["--suite", suite]
@@ -242,6 +247,48 @@ class Pipeline:
             extra += ["-k", self.opts.keyword]
         if extra:
             guest += ["--", *extra]
+        try:
+            self.boot_guest(build_dir, guest)
+        finally:
+            junit = self.results / "junit.xml"
+            if junit.exists():
+                self.report.tests = report.parse_junit(junit)
+
+    def _test_progs(
+        self, names: list[str], worktree: Path, build_dir: Path, bpftool: Path | None
+    ) -> Path:
+        """The series' kernel selftests: a test_progs with only the prog_tests they list
+        (the guest gets it as XDP_SELFTEST_TEST_PROGS). Skeletons need the tree's bpftool,
+        built here if the series did not ask for it."""
+        if bpftool is None:
+            bpftool = kerneltools.build_bpftool(
+                worktree, build_dir, self.runner, self.results / "bpftool-build.log"
+            )
+        res = bpf_selftests.build_test_progs(
+            names,
+            worktree,
+            build_dir,
+            bpftool,
+            self.runner,
+            self.results / "test_progs-build.log",
+            force=self.opts.rebuild,
+        )
+        state = "unchanged, not rebuilt" if res.skipped else f"built in {res.seconds:.1f}s"
+        print(f"    test_progs: {res.binary} with {', '.join(names)} ({state})")
+        return res.binary
+
+    def boot_guest(self, build_dir: Path, guest: list[str]) -> vm.VmResult:
+        """Boot the built kernel and run ``guest`` (a command that prints the
+        harness.markers lines) in it; the console goes to the results, its splats
+        to the report. Raises InfraError when the VM hung or died without a splat."""
+        bzimage = build_dir / "arch/x86/boot/bzImage"
+        decision = self._accel(bzimage)
+        boot_to, run_to = TIMEOUTS[decision.accel]
+        boot_to = self.opts.boot_timeout or boot_to
+        run_to = self.opts.timeout or run_to
+        spec = vm.VmSpec(
+            bzimage=bzimage, accel=decision.accel, rwdirs=(self.results,), cwd=self.repo
+        )
         cmd = vm.vng_command(spec, shlex.join(guest))
         self.runner.log.record(cmd, self.repo)
         with self.stage("vm"):
@@ -259,9 +306,6 @@ class Pipeline:
             print("warning: the guest did not power off after the tests; killed it")
         console = (self.results / "console.log").read_text(errors="replace")
         self.report.splats = splats.scan(console)
-        junit = self.results / "junit.xml"
-        if junit.exists():
-            self.report.tests = report.parse_junit(junit)
         if result.timed_out:
             what = (
                 "did not reach the test runner" if result.timed_out == "boot" else "did not finish"
@@ -275,13 +319,14 @@ class Pipeline:
         if not result.guest_finished:
             panicked = [s for s in self.report.splats if s.kind in ("panic", "Oops", "BUG")]
             if panicked:
-                return  # the splat fails the run (exit 1), with the console kept
+                return result  # the splat fails the run (exit 1), with the console kept
             tail = "\n".join(console.strip().splitlines()[-15:])
             raise InfraError(
                 f"the guest exited (status {result.exit_status}) before the tests finished; "
                 f"last console lines:\n{tail}",
                 f"read {self.results / 'console.log'}",
             )
+        return result
 
     def _echo(self, line: str) -> None:
         """Live view: a line per test; kernel lines only with --verbose or if they splat."""
@@ -419,8 +464,8 @@ class Pipeline:
         bpfprogs.compile_suites(self.repo, self.suites, wt, objdir, self.runner)
         suites = " ".join(f"selftests/{s}" for s in self.suites)
         print(
-            f"    in the guest: XDP_SELFTEST_BPF_OBJDIR={objdir} {sys.executable} -m pytest "
-            f"-v {suites}"
+            f"    in the guest: XDP_SELFTEST_BPF_OBJDIR={objdir} XDP_SELFTEST_KERNEL_TREE={wt} "
+            f"{sys.executable} -m pytest -v {suites}"
         )
         spec = vm.VmSpec(bzimage=bzimage, accel=decision.accel, cwd=self.repo)
         return vm.interactive(vm.vng_command(spec))

@@ -12,7 +12,18 @@ from harness.errors import UsageError
 MANIFEST = "series.toml"
 COVER_LETTER = "0000-cover-letter.patch"
 _PATCH_RE = re.compile(r"^\d{4}-.+\.patch$")
-_KEYS = {"name", "description", "base", "depends-on", "config", "selftests", "tools"}
+_KEYS = {
+    "name",
+    "description",
+    "base",
+    "depends-on",
+    "config",
+    "selftests",
+    "tools",
+    "bpf-selftests",
+}
+# A tools/testing/selftests/bpf/prog_tests/<name>.c of the tree: a C file name, no path.
+_BPF_SELFTEST_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,9 @@ class Series:
     tools: tuple[str, ...]  # userspace tools built from the tree (e.g. bpftool)
     patches: tuple[Path, ...]
     cover_letter: Path | None
+    # tools/testing/selftests/bpf/prog_tests/<name>.c of the tree, run by a test_progs
+    # built with only these tests (see harness/bpf_selftests.py)
+    bpf_selftests: tuple[str, ...] = ()
 
     def patch_subject(self, patch: Path) -> str:
         lines = patch.read_text(errors="replace").splitlines()
@@ -90,6 +104,7 @@ def load_series(series_dir: Path, repo: Path) -> Series:
                 f"{manifest}: selftest suite {suite!r} not found in selftests/",
                 "add the suite directory or fix the name",
             )
+    bpf_selftests = _bpf_selftests(data, manifest)
     patches = tuple(
         sorted(
             p for p in series_dir.iterdir() if _PATCH_RE.match(p.name) and p.name != COVER_LETTER
@@ -107,7 +122,23 @@ def load_series(series_dir: Path, repo: Path) -> Series:
         tools=_str_list(data, "tools", manifest),
         patches=patches,
         cover_letter=cover if cover.is_file() else None,
+        bpf_selftests=bpf_selftests,
     )
+
+
+def _bpf_selftests(data: dict[str, object], manifest: Path) -> tuple[str, ...]:
+    names = _str_list(data, "bpf-selftests", manifest)
+    for name in names:
+        if not _BPF_SELFTEST_RE.match(name):
+            raise UsageError(
+                f"{manifest}: bpf-selftests entry {name!r} is not a prog_tests name",
+                "name the test file without directory or .c: tools/testing/selftests/bpf/"
+                'prog_tests/xdp_features.c is bpf-selftests = ["xdp_features"]',
+            )
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        raise UsageError(f"{manifest}: bpf-selftests lists {dups} more than once")
+    return names
 
 
 def load_all(repo: Path) -> dict[str, Series]:
@@ -169,6 +200,14 @@ def tools(stack: list[Series]) -> list[str]:
     names: list[str] = []
     for s in stack:
         names.extend(t for t in s.tools if t not in names)
+    return names
+
+
+def bpf_selftests(stack: list[Series]) -> list[str]:
+    """The prog_tests every series of the stack lists, each once, in stack order."""
+    names: list[str] = []
+    for s in stack:
+        names.extend(t for t in s.bpf_selftests if t not in names)
     return names
 
 

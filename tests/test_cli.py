@@ -56,7 +56,7 @@ def test_list_reports_a_broken_manifest(repo: Path, capsys: pytest.CaptureFixtur
     assert 'fix: set name = "xdp-meta"' in err
 
 
-@pytest.mark.parametrize("command", ["run", "build", "test"])
+@pytest.mark.parametrize("command", ["run", "build", "test", "bench"])
 def test_unknown_series_exit_2_with_known_names(
     repo: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
@@ -108,3 +108,13 @@ def test_outside_a_repository(
     err = capsys.readouterr().err
     assert "cannot find the harness repository" in err
     assert "HARNESS_REPO=" in err
+
+
+def test_bench_measures_a_series_against_baseline_not_baseline_itself(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "--series", "baseline"]) == 2
+    assert "is what the patched kernel is compared with" in capsys.readouterr().err
+    assert main(["bench", "--series", "xdp-meta", "--runs", "0"]) == 2
+    assert "--runs must be at least 1, got 0" in capsys.readouterr().err
+    assert not (repo / "results").exists()

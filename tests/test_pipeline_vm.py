@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 from pathlib import Path
 
@@ -127,3 +128,19 @@ def test_hung_vm_is_killed_and_reported(
     assert "did not finish within 3s: hung, killed; console kept" in p.report.error
     assert "VM killed: run timeout" in (p.results / "console.log").read_text()
     json.dumps(p.report.to_json())  # still serialisable
+
+
+def test_guest_gets_the_kernel_tree(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = (
+        "echo 'harness-guest: start'\n"
+        f"echo '{JUNIT_PASS}' > \"$RES/junit.xml\"\n"
+        "echo 'harness-guest: pytest exit 0'\n"
+    )
+    code, p = _run(harness_repo, tmp_path, monkeypatch, body)
+    assert code == ExitCode.OK
+    vng = next(line for line in p.runner.log.lines if "vng --run" in line)
+    guest = shlex.split(shlex.split(vng)[-1])  # the --exec command, as the guest runs it
+    assert guest[1:3] == ["-m", "harness.guest"]
+    assert guest[guest.index("--kernel-tree") + 1] == str(tmp_path / "src")

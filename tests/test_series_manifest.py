@@ -224,3 +224,61 @@ def test_unknown_tool_is_a_usage_error(tmp_path: Path) -> None:
         build_tools(["perf"], tmp_path, tmp_path, Runner(), tmp_path)
     assert "unknown tool 'perf'" in str(exc.value)
     assert "bpftool" in str(exc.value)
+
+
+def test_bpf_selftests_read_and_stacked(harness_repo: Path) -> None:
+    from harness.series import bpf_selftests
+
+    a = load_series(
+        write_manifest(harness_repo, "a", 'name = "a"\nbpf-selftests = ["xdp_features"]\n'),
+        harness_repo,
+    )
+    b = load_series(
+        write_manifest(
+            harness_repo, "b", 'name = "b"\nbpf-selftests = ["xdp_bonding", "xdp_features"]\n'
+        ),
+        harness_repo,
+    )
+    assert a.bpf_selftests == ("xdp_features",)
+    assert bpf_selftests([a, b]) == ["xdp_features", "xdp_bonding"]
+
+
+def test_bpf_selftests_default_to_none(harness_repo: Path) -> None:
+    s = load_series(write_manifest(harness_repo, "s", 'name = "s"\n'), harness_repo)
+    assert s.bpf_selftests == ()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['"xdp_features"', "[1]", '[["xdp_features"]]'],
+)
+def test_bpf_selftests_must_be_a_list_of_strings(harness_repo: Path, value: str) -> None:
+    d = write_manifest(harness_repo, "s", f'name = "s"\nbpf-selftests = {value}\n')
+    err = _error(d, harness_repo)
+    assert "'bpf-selftests' must be a list of strings" in err.problem
+    assert err.fix == 'e.g. bpf-selftests = ["a"]'
+
+
+@pytest.mark.parametrize(
+    "name", ["prog_tests/xdp_features.c", "xdp_features.c", "xdp-features", "", "../x"]
+)
+def test_bpf_selftests_are_prog_tests_names(harness_repo: Path, name: str) -> None:
+    d = write_manifest(harness_repo, "s", f'name = "s"\nbpf-selftests = ["{name}"]\n')
+    err = _error(d, harness_repo)
+    assert f"bpf-selftests entry {name!r} is not a prog_tests name" in err.problem
+    assert err.fix is not None
+    assert 'bpf-selftests = ["xdp_features"]' in err.fix
+
+
+def test_bpf_selftests_listed_twice(harness_repo: Path) -> None:
+    d = write_manifest(harness_repo, "s", 'name = "s"\nbpf-selftests = ["a", "b", "a"]\n')
+    err = _error(d, harness_repo)
+    assert "bpf-selftests lists ['a'] more than once" in err.problem
+
+
+def test_unknown_key_fix_names_bpf_selftests(harness_repo: Path) -> None:
+    d = write_manifest(harness_repo, "s", 'name = "s"\nbpf_selftests = ["a"]\n')
+    err = _error(d, harness_repo)
+    assert "unknown keys ['bpf_selftests']" in err.problem
+    assert err.fix is not None
+    assert "'bpf-selftests'" in err.fix

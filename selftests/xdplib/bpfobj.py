@@ -16,13 +16,19 @@ import os
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 OBJDIR_ENV = "XDP_SELFTEST_BPF_OBJDIR"
 SELFTESTS_DIR = Path(__file__).resolve().parent.parent
-# Kernel tree whose tools/include/uapi the fallback compile uses.
-KERNEL_SRC = Path(os.environ.get("XDP_SELFTEST_KERNEL_SRC", "/root/.cache/xdp-harness/linux"))
+# Kernel tree whose tools/include/uapi the fallback compile uses: the one the
+# harness names (XDP_SELFTEST_KERNEL_TREE) unless XDP_SELFTEST_KERNEL_SRC says otherwise.
+KERNEL_SRC = Path(
+    os.environ.get("XDP_SELFTEST_KERNEL_SRC")
+    or os.environ.get("XDP_SELFTEST_KERNEL_TREE")
+    or "/root/.cache/xdp-harness/linux"
+)
 KERNEL_UAPI_INCLUDE = KERNEL_SRC / "tools" / "include" / "uapi"
 ARCH_INCLUDE = Path("/usr/include/x86_64-linux-gnu")
 
@@ -295,3 +301,94 @@ def load(
         prog_flags=prog_flags,
         log_size=log_size,
     )
+
+
+# BPF_PROG_TEST_RUN flags (include/uapi/linux/bpf.h)
+BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
+
+
+class BpfTestRunOpts(ctypes.Structure):
+    """libbpf's struct bpf_test_run_opts (bpf.h, libbpf 1.1)."""
+
+    _fields_ = (
+        ("sz", ctypes.c_size_t),
+        ("data_in", ctypes.c_void_p),
+        ("data_out", ctypes.c_void_p),
+        ("data_size_in", ctypes.c_uint32),
+        ("data_size_out", ctypes.c_uint32),
+        ("ctx_in", ctypes.c_void_p),
+        ("ctx_out", ctypes.c_void_p),
+        ("ctx_size_in", ctypes.c_uint32),
+        ("ctx_size_out", ctypes.c_uint32),
+        ("retval", ctypes.c_uint32),
+        ("repeat", ctypes.c_int),
+        ("duration", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("cpu", ctypes.c_uint32),
+        ("batch_size", ctypes.c_uint32),
+    )
+
+
+class XdpMd(ctypes.Structure):
+    """struct xdp_md, the context BPF_PROG_TEST_RUN takes for XDP programs."""
+
+    _fields_ = (
+        ("data", ctypes.c_uint32),
+        ("data_end", ctypes.c_uint32),
+        ("data_meta", ctypes.c_uint32),
+        ("ingress_ifindex", ctypes.c_uint32),
+        ("rx_queue_index", ctypes.c_uint32),
+        ("egress_ifindex", ctypes.c_uint32),
+    )
+
+
+@dataclass(frozen=True)
+class ProgRunResult:
+    retval: int
+    duration_ns: int  # average per repetition, as the kernel reports it
+    data_out: bytes
+
+
+def prog_test_run(
+    prog_fd: int,
+    data: bytes,
+    repeat: int = 1,
+    ingress_ifindex: int | None = None,
+    flags: int = 0,
+) -> ProgRunResult:
+    """BPF_PROG_TEST_RUN of an XDP program on ``data``, ``repeat`` times.
+
+    The kernel attributes the run to the device of ``ingress_ifindex`` (an
+    xdp_md context is passed) or, without it, to the loopback device of the
+    calling thread's network namespace. Live-frame runs
+    (BPF_F_TEST_XDP_LIVE_FRAMES) return no data."""
+    lib = libbpf()
+    fn = lib.bpf_prog_test_run_opts
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_int, ctypes.POINTER(BpfTestRunOpts)]
+    din = ctypes.create_string_buffer(data, len(data))
+    live = bool(flags & BPF_F_TEST_XDP_LIVE_FRAMES)
+    dout = ctypes.create_string_buffer(len(data) + 512)
+    opts = BpfTestRunOpts(
+        sz=ctypes.sizeof(BpfTestRunOpts),
+        data_in=ctypes.cast(din, ctypes.c_void_p),
+        data_size_in=len(data),
+        repeat=repeat,
+        flags=flags,
+    )
+    if not live:
+        opts.data_out = ctypes.cast(dout, ctypes.c_void_p)
+        opts.data_size_out = ctypes.sizeof(dout)
+    ctx = XdpMd(data=0, data_end=len(data), ingress_ifindex=ingress_ifindex or 0)
+    if ingress_ifindex is not None:
+        opts.ctx_in = ctypes.cast(ctypes.pointer(ctx), ctypes.c_void_p)
+        opts.ctx_size_in = ctypes.sizeof(ctx)
+    ret = fn(prog_fd, ctypes.byref(opts))
+    if ret != 0:
+        raise BpfError(
+            ret if ret < 0 else -(ctypes.get_errno() or errno.EINVAL),
+            f"bpf_prog_test_run_opts(prog fd {prog_fd}, {len(data)} bytes, repeat {repeat}, "
+            f"ingress_ifindex {ingress_ifindex}, flags {flags:#x})",
+        )
+    out = b"" if live else dout.raw[: opts.data_size_out]
+    return ProgRunResult(int(opts.retval), int(opts.duration), out)

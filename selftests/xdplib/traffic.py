@@ -209,3 +209,30 @@ def exchange(
     finally:
         for cap in captures.values():
             cap.close()
+
+
+def exchange_split(
+    sender: Port,
+    flow: Flow,
+    markers: list[bytes],
+    expected: dict[Port, list[bytes]],
+) -> dict[Port, Arrivals]:
+    """Send one frame per marker; each port in ``expected`` should see exactly its own
+    subset of the markers (possibly none).
+
+    Ports expecting frames are read until theirs arrived (or ARRIVAL_TIMEOUT),
+    then every port is read for SILENCE_TIMEOUT more, so that frames that
+    should not arrive, or arrive twice, have the time to show up."""
+    captures = {port: Capture(port, flow.dport) for port in expected}
+    try:
+        send_frames(sender, (build_frame(flow, m) for m in markers))
+        for port, wanted in expected.items():
+            if wanted:
+                captures[port].collect(ARRIVAL_TIMEOUT, until=wanted)
+        deadline = time.monotonic() + SILENCE_TIMEOUT
+        for cap in captures.values():
+            cap.collect(max(deadline - time.monotonic(), 0.05))
+        return {port: cap.arrivals for port, cap in captures.items()}
+    finally:
+        for cap in captures.values():
+            cap.close()

@@ -1,0 +1,162 @@
+"""redirect-errors counts redirects the core could not carry out, and nothing else.
+
+The program's XDP_REDIRECT is counted as a redirect whatever happens next;
+redirect-errors counts the failures of xdp_do_redirect() (native) and
+xdp_do_generic_redirect() (generic), which the kernel also reports through
+the xdp:xdp_redirect_err / xdp:xdp_redirect_map_err tracepoints. Which
+redirects fail is the core's business and differs per mode; the cases:
+
+- ``bpf_redirect()`` to an ifindex with no device: fails in both modes (-EINVAL).
+- devmap slot holding a device that is down: fails in both modes (-ENETDOWN).
+- devmap slot holding a veth whose peer has neither an XDP program nor GRO:
+  native XDP checks the target's xdp_features, and such a veth lacks
+  NDO_XMIT (-EOPNOTSUPP); generic XDP transmits through the stack, and the
+  frames arrive.
+- an empty devmap slot: bpf_redirect_map() with flags 0 makes the program
+  return XDP_ABORTED: an aborted verdict, not a redirect, not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from xdplib import bpfobj
+from xdplib.netns import Port
+from xdplib.topology import RedirectTopology
+from xdplib.tracefs import TraceInstance
+from xdplib.traffic import Flow, exchange_split
+from xdplib.xdp_attach import BOTH_MODES, XdpMode
+from xdplib.xdp_stats import XdpCounters, XdpStatsReader, XdpStatsSysctl
+from xscommon import (
+    SEL_REDIRECT_IFINDEX,
+    SELECTOR,
+    VerdictProg,
+    make_batch,
+    mismatch,
+    wait_for_counters,
+)
+
+N = 8
+NO_SUCH_IFINDEX = 0x7FFF0000
+AttachFn = Callable[[Port, int, XdpMode], int]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    selector: str
+    verdict: str  # the bucket the program's return lands in
+    fails: dict[XdpMode, bool]  # does the core's redirect fail, per mode
+    setup: Callable[[RedirectTopology, VerdictProg], None]
+    peer_prog: bool = False  # a native XDP_PASS program on target_peer: target has NDO_XMIT
+
+
+def _bad_ifindex(t: RedirectTopology, prog: VerdictProg) -> None:
+    assert NO_SUCH_IFINDEX not in {t.receiver.ns.ifindex(n) for n in ("lo", "veth1", "veth2")}
+    prog.set_redirect_ifindex(NO_SUCH_IFINDEX)
+
+
+def _target_down(t: RedirectTopology, prog: VerdictProg) -> None:
+    prog.set_slot(0, t.target.ifindex, t.receiver.ns)
+    t.target.ns.ipr.link("set", index=t.target.ifindex, state="down")
+
+
+def _target_without_ndo_xmit(t: RedirectTopology, prog: VerdictProg) -> None:
+    # target_peer has no XDP program and GRO off (veth's default): veth does not
+    # advertise NDO_XMIT on target.
+    prog.set_slot(0, t.target.ifindex, t.receiver.ns)
+
+
+def _empty_slot(t: RedirectTopology, prog: VerdictProg) -> None:
+    pass  # tx_port slot 0 left empty
+
+
+BOTH = dict.fromkeys(BOTH_MODES, True)
+CASES = (
+    Case("no-such-ifindex", SEL_REDIRECT_IFINDEX, "redirect", BOTH, _bad_ifindex),
+    Case("devmap-target-down", SELECTOR["redirect"], "redirect", BOTH, _target_down, True),
+    Case(
+        "devmap-target-without-ndo-xmit",
+        SELECTOR["redirect"],
+        "redirect",
+        {XdpMode.NATIVE: True, XdpMode.GENERIC: False},
+        _target_without_ndo_xmit,
+    ),
+    Case(
+        "empty-devmap-slot",
+        SELECTOR["redirect"],
+        "aborted",
+        dict.fromkeys(BOTH_MODES, False),
+        _empty_slot,
+    ),
+)
+
+
+@pytest.fixture
+def redirect_err_trace(kernel_filesystems: dict[str, str]) -> Iterator[TraceInstance]:
+    with TraceInstance(
+        "xdp-stats-redir", ["xdp/xdp_redirect_err", "xdp/xdp_redirect_map_err"]
+    ) as inst:
+        yield inst
+
+
+def _errors_traced(trace: TraceInstance, port: Port) -> int:
+    return sum(
+        1
+        for e in trace.events()
+        if e.event in ("xdp_redirect_err", "xdp_redirect_map_err")
+        and e.fields.get("ifindex") == str(port.ifindex)
+    )
+
+
+@pytest.mark.parametrize("mode", BOTH_MODES, ids=str)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_redirect_errors(
+    counting: XdpStatsSysctl,
+    redirect_topology: RedirectTopology,
+    verdict_prog: Callable[[], VerdictProg],
+    pass_prog: Callable[[], bpfobj.BpfObject],
+    attach: AttachFn,
+    stats: XdpStatsReader,
+    redirect_err_trace: TraceInstance,
+    case: Case,
+    mode: XdpMode,
+) -> None:
+    t = redirect_topology
+    prog = verdict_prog()
+    if case.peer_prog:
+        attach(t.target_peer, pass_prog().prog_fd("xdp_stats_pass"), XdpMode.NATIVE)
+    case.setup(t, prog)
+    attach(t.receiver, prog.fd, mode)
+    flow = Flow(src_mac=t.sender.mac, dst_mac=t.receiver.mac)
+    batch = make_batch(flow, case.selector, N)
+    fails = case.fails[mode]
+    delivered = case.verdict == "redirect" and not fails
+    before, tally_before = stats.counters(t.receiver), prog.tally()
+
+    got = exchange_split(
+        t.sender,
+        flow,
+        batch.markers,
+        {t.receiver: [], t.target_peer: batch.markers if delivered else []},
+    )
+
+    assert not got[t.receiver].markers, f"{t.receiver}'s stack saw {got[t.receiver].describe()}"
+    arrived = got[t.target_peer]
+    assert sorted(arrived.markers) == (sorted(batch.markers) if delivered else []), (
+        f"{case.name} ({mode}): expected {N if delivered else 0} frames at {t.target_peer}, "
+        f"{arrived.describe()}"
+    )
+    tally = prog.tally() - tally_before
+    returned = XdpCounters.of(**{f"{case.verdict}_": batch.totals})
+    assert tally.crafted == returned, mismatch("the program's tally", returned, tally.crafted)
+    expected = tally.as_counted() + XdpCounters(redirect_errors=N if fails else 0)
+    now = wait_for_counters(lambda: stats.counters(t.receiver) - before, expected)
+    assert now == expected, mismatch(f"{case.name} ({mode}): {t.receiver}", expected, now)
+    traced = _errors_traced(redirect_err_trace, t.receiver)
+    assert traced == now.redirect_errors, (
+        f"{case.name} ({mode}): redirect-errors is {now.redirect_errors} but the kernel traced "
+        f"{traced} xdp_redirect_err/xdp_redirect_map_err events for ifindex {t.receiver.ifindex}"
+    )
