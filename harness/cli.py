@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -183,7 +184,21 @@ def cmd_list(repo: Path) -> int:
     return 0
 
 
+def tools_on_path(environ: dict[str, str] | None = None) -> None:
+    """Put the directory of this interpreter first on PATH.
+
+    The tools installed with the harness (vng from virtme-ng, pytest) live next to
+    the interpreter: `.venv/bin/harness` must find `.venv/bin/vng` without the venv
+    being activated."""
+    env = os.environ if environ is None else environ
+    bindir = str(Path(sys.executable).parent)
+    parts = env.get("PATH", "").split(os.pathsep)
+    if bindir not in parts:
+        env["PATH"] = os.pathsep.join([bindir, *(p for p in parts if p)])
+
+
 def main(argv: list[str] | None = None) -> int:
+    tools_on_path()
     parser = make_parser()
     args = parser.parse_args(argv)
     if getattr(args, "all_series", False) and args.series:

@@ -118,3 +118,18 @@ def test_bench_measures_a_series_against_baseline_not_baseline_itself(
     assert main(["bench", "--series", "xdp-meta", "--runs", "0"]) == 2
     assert "--runs must be at least 1, got 0" in capsys.readouterr().err
     assert not (repo / "results").exists()
+
+
+def test_tools_on_path_puts_the_interpreters_directory_first() -> None:
+    import os
+    import sys
+    from pathlib import Path
+
+    from harness.cli import tools_on_path
+
+    env = {"PATH": "/usr/bin:/bin"}
+    tools_on_path(env)
+    bindir = str(Path(sys.executable).parent)
+    assert env["PATH"].split(os.pathsep) == [bindir, "/usr/bin", "/bin"]
+    tools_on_path(env)  # idempotent
+    assert env["PATH"].split(os.pathsep).count(bindir) == 1
