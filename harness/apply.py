@@ -70,6 +70,16 @@ def _match_patch(series: Series, failure: ApplyFailure) -> Path | None:
     return None
 
 
+def common_prefix(applied: list[str], wanted: list[str]) -> int:
+    """How many patches, from the first, the two lists share."""
+    n = 0
+    for a, w in zip(applied, wanted, strict=False):
+        if a != w:
+            break
+        n += 1
+    return n
+
+
 def _patch_ids(stack: list[Series]) -> list[str]:
     return [hashlib.sha256(p.read_bytes()).hexdigest() for s in stack for p in s.patches]
 
@@ -79,9 +89,12 @@ def prepare_worktree(
 ) -> Worktree:
     """The worktree of the stack with every patch applied.
 
-    Reused as is when nothing changed; when the patches applied so far are a prefix
-    of the wanted ones (a patch appended, or check-patches stepping through a series)
-    only the rest is applied; otherwise reset to the base and apply all."""
+    Reused as is when nothing changed. Otherwise the worktree goes back to the last
+    commit the applied and the wanted patches share (all of them when a patch was
+    appended, or check-patches steps through a series; those before it when one was
+    edited; the base when the first differs) and the rest is applied. Going back no
+    further than needed keeps the files of unchanged patches, and their objects in
+    the build directory, as they were."""
     path = cache.worktree(key)
     state_file = cache.worktree_state(key)
     digest = series_digest(source, stack)
@@ -96,8 +109,12 @@ def prepare_worktree(
             if state.get("digest") == digest:
                 return Worktree(path, head, reused=True)
             applied = state.get("applied", [])
-            if state.get("base") == source.commit and wanted[: len(applied)] == applied:
-                done = len(applied)
+            if state.get("base") == source.commit:
+                done = common_prefix(applied, wanted)
+                if 0 < done < len(applied):
+                    keep = runner.git(path, "rev-parse", f"HEAD~{len(applied) - done}")
+                    runner.git(path, "reset", "-q", "--hard", keep)
+                    runner.git(path, "clean", "-q", "-fd")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not registered:
         runner.git(source.repo, "worktree", "prune")

@@ -247,3 +247,30 @@ def test_changed_earlier_patch_resets_to_base(
     wt = prepare_worktree(tree.source, [other], "k", tree.cache, Runner())
     assert "apply: xdp-other: 1 of 1 patches" in capsys.readouterr().out
     assert git(wt.path, "rev-parse", "HEAD^") == tree.base
+
+
+def test_edited_later_patch_keeps_the_earlier_ones(
+    tree: Tree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = [tree.good()]
+    first = prepare_worktree(tree.source, stack, "k", tree.cache, Runner())
+    kept = git(first.path, "rev-parse", "HEAD^")
+    veth = first.path / "drivers/net/veth.c"
+    mtime = veth.stat().st_mtime_ns
+    patch = stack[0].patches[1]
+    patch.write_text(patch.read_text().replace("int xdp_helper(void);", "int xdp_helper(int);"))
+    capsys.readouterr()
+    second = prepare_worktree(tree.source, stack, "k", tree.cache, Runner())
+    assert "apply: xdp-good: 1 of 2 patches" in capsys.readouterr().out
+    assert git(second.path, "rev-parse", "HEAD^") == kept, "first patch's commit kept"
+    assert veth.stat().st_mtime_ns == mtime, "a file only the first patch touched is not rewritten"
+    assert (second.path / "net/core/xdp_helper.c").read_text() == "int xdp_helper(int);\n"
+
+
+def test_common_prefix() -> None:
+    from harness.apply import common_prefix
+
+    assert common_prefix([], ["a"]) == 0
+    assert common_prefix(["a", "b"], ["a", "b", "c"]) == 2
+    assert common_prefix(["a", "b", "c"], ["a", "x", "c"]) == 1
+    assert common_prefix(["x"], ["a"]) == 0
