@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import commit_files, git, init_repo, make_series
 
-from harness.apply import base_mismatch, prepare_worktree
+from harness.apply import base_mismatch, common_prefix, prepare_worktree
 from harness.errors import ExitCode, UsageError
 from harness.paths import CacheLayout
 from harness.runner import Runner
@@ -268,8 +268,6 @@ def test_edited_later_patch_keeps_the_earlier_ones(
 
 
 def test_common_prefix() -> None:
-    from harness.apply import common_prefix
-
     assert common_prefix([], ["a"]) == 0
     assert common_prefix(["a", "b"], ["a", "b", "c"]) == 2
     assert common_prefix(["a", "b", "c"], ["a", "x", "c"]) == 1

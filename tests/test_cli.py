@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 from helpers import make_series, patch_text
 
-from harness.cli import main
+from harness.cli import main, tools_on_path
 
 
 @pytest.fixture
@@ -121,12 +123,6 @@ def test_bench_measures_a_series_against_baseline_not_baseline_itself(
 
 
 def test_tools_on_path_puts_the_interpreters_directory_first() -> None:
-    import os
-    import sys
-    from pathlib import Path
-
-    from harness.cli import tools_on_path
-
     env = {"PATH": "/usr/bin:/bin"}
     tools_on_path(env)
     bindir = str(Path(sys.executable).parent)
