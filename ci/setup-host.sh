@@ -15,6 +15,8 @@ APT_PACKAGES=(
   qemu-system-x86 udev
   # test: BPF programs and tools
   clang-19 llvm-19 libbpf-dev bpftool iproute2 ethtool
+  # upstream prog_tests run in the guest: test_xdp_veth pings, xdp_do_redirect runs sysctl
+  iputils-ping procps
   # check-patches: checkpatch.pl runs scripts/spdxcheck.py
   python3-ply python3-git
   # python

@@ -81,12 +81,29 @@ def decide(
     return decision
 
 
+def _read_some(proc: subprocess.Popen[bytes], wait: float) -> bytes | None:
+    """What the process printed within ``wait`` seconds: b"" at its end, None if nothing."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], wait)
+    return os.read(proc.stdout.fileno(), 65536) if ready else None
+
+
+def _end_session(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the probe's whole session (vng and the QEMU it started) and reap vng."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
 def probe_with_vng(
     base_cmd: list[str], timeout: float = PROBE_TIMEOUT, first_output: float = FIRST_OUTPUT
 ) -> tuple[bool, float, str]:
     """Boot the kernel with KVM and run `true`. KVM works if the kernel prints its banner
     within first_output seconds and the command completes within timeout. Seen here with a
-    broken nested KVM: QEMU prints nothing at all and never finishes."""
+    broken nested KVM: QEMU prints nothing at all and never finishes. Whatever happens
+    (a timeout, an exception, Ctrl-C), the probe's QEMU does not outlive it."""
     start = time.monotonic()
     # vng runs QEMU as a child: the whole session must go on timeout.
     proc = subprocess.Popen(
@@ -95,21 +112,21 @@ def probe_with_vng(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    assert proc.stdout is not None
-    out = b""
-    why = ""
-    while True:
-        elapsed = time.monotonic() - start
-        banner = b"Linux version" in out
-        if not banner and elapsed > first_output:
-            why = f"no kernel output within {first_output:.0f}s (KVM hangs or crawls)"
-            break
-        if elapsed > timeout:
-            why = f"no result within {timeout:.0f}s (KVM crawls)"
-            break
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 65536)
+    try:
+        out = b""
+        why = ""
+        while True:
+            elapsed = time.monotonic() - start
+            banner = b"Linux version" in out
+            if not banner and elapsed > first_output:
+                why = f"no kernel output within {first_output:.0f}s (KVM hangs or crawls)"
+                break
+            if elapsed > timeout:
+                why = f"no result within {timeout:.0f}s (KVM crawls)"
+                break
+            chunk = _read_some(proc, 0.5)
+            if chunk is None:
+                continue
             if not chunk:
                 break
             out += chunk
@@ -117,12 +134,11 @@ def probe_with_vng(
                 text = out.decode(errors="replace")
                 why = next(ln for ln in text.splitlines() if "KVM internal error" in ln).strip()
                 break
-    if why:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        return False, time.monotonic() - start, why
-    rc = proc.wait()
+        if why:
+            return False, time.monotonic() - start, why
+        rc = proc.wait()
+    finally:
+        _end_session(proc)
     seconds = time.monotonic() - start
     if rc != 0:
         lines = out.decode(errors="replace").strip().splitlines()

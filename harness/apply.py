@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import locks
 from harness.errors import UsageError
 from harness.paths import CacheLayout
 from harness.runner import Runner
 from harness.series import Series
 from harness.source import GIT_IDENTITY, KernelSource
+from harness.ui import progress
 
 
 @dataclass(frozen=True)
@@ -117,14 +119,16 @@ def prepare_worktree(
                     runner.git(path, "clean", "-q", "-fd")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not registered:
-        runner.git(source.repo, "worktree", "prune")
         if path.exists():
             raise UsageError(
                 f"{path} exists but is not a worktree of {source.repo}",
                 f"remove it: rm -rf {path}",
             )
-        print(f"source: checking out {source.commit[:12]} into {path}")
-        runner.git(source.repo, "worktree", "add", "-q", "--detach", str(path), source.commit)
+        progress(f"source: checking out {source.commit[:12]} into {path}")
+        # prune and add change the base repository's list of worktrees: one run at a time
+        with locks.held(cache.source_lock, "the base repository (another run is using it)"):
+            runner.git(source.repo, "worktree", "prune")
+            runner.git(source.repo, "worktree", "add", "-q", "--detach", str(path), source.commit)
     elif not done:
         runner.git(path, "am", "--abort", check=False, env=GIT_IDENTITY)
         # Only files that differ are rewritten, so make rebuilds only what changed.
@@ -134,12 +138,12 @@ def prepare_worktree(
     seen = 0
     for series in stack:
         for warning in base_mismatch(series, source):
-            print(warning)
+            progress(warning)
         todo = [p for i, p in enumerate(series.patches, seen) if i >= done]
         seen += len(series.patches)
         if not todo:
             continue
-        print(f"apply: {series.name}: {len(todo)} of {len(series.patches)} patches")
+        progress(f"apply: {series.name}: {len(todo)} of {len(series.patches)} patches")
         proc = runner.run(
             [
                 "git",

@@ -16,15 +16,16 @@ import json
 import os
 import shlex
 import sys
+import traceback
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import bench_report, bpfprogs, hostdeps, kerneltools
-from harness.errors import ExitCode, HarnessError, InfraError, UsageError
-from harness.paths import CacheLayout
-from harness.pipeline import Options, Pipeline
-from harness.series import load_all, resolve, stack_key
+from harness.errors import ExitCode, HarnessError, InfraError, UsageError, unexpected
+from harness.paths import CacheLayout, new_results_dir, point_latest, run_stamp
+from harness.pipeline import HostCheck, Options, Pipeline
+from harness.series import Catalog, resolve, stack_key
+from harness.ui import progress, result
 
 BASE_SERIES = "baseline"
 BENCH_PROGS = Path("bench") / "progs"
@@ -87,16 +88,22 @@ def guest_command(
 
 
 class Bench:
-    def __init__(self, opts: BenchOptions, repo: Path, cache: CacheLayout) -> None:
+    def __init__(
+        self,
+        opts: BenchOptions,
+        repo: Path,
+        cache: CacheLayout,
+        host_check: HostCheck = hostdeps.check,
+    ) -> None:
         opts.check()
         self.opts = opts
         self.repo = repo
         self.cache = cache
+        self.host_check = host_check
         self.kernels = kernels(opts)
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         root = opts.results_root or repo / "results"
-        self.key = stack_key(resolve(list(opts.series), load_all(repo)))
-        self.results = root / f"{stamp}-bench-{self.key}"
+        self.key = stack_key(resolve(list(opts.series), Catalog(repo)))
+        self.results = root / f"{run_stamp()}-bench-{self.key}"
         self.pipelines: dict[str, Pipeline] = {}
         for k in self.kernels:
             popts = Options(
@@ -110,7 +117,9 @@ class Bench:
                 rebuild=opts.rebuild,
                 verbose=opts.verbose,
             )
-            self.pipelines[k.label] = Pipeline(popts, repo, cache, results=self.results / k.label)
+            self.pipelines[k.label] = Pipeline(
+                popts, repo, cache, results=self.results / k.label, host_check=host_check
+            )
         self.samples: list[dict[str, object]] = []
         self.errors: list[str] = []
         self.load: dict[str, list[float]] = {}
@@ -119,24 +128,23 @@ class Bench:
     def _prepare(self, k: Kernel) -> tuple[Path, Path, Path]:
         """Build (or reuse) the kernel; bpftool and the program for it."""
         p = self.pipelines[k.label]
-        print(f"==> {k.label} kernel: {' + '.join(s.name for s in p.stack)}", flush=True)
-        wt, build_dir, _, _ = p.prepare_kernel()
-        hostdeps.check(["boot", "test"])
+        progress(f"==> {k.label} kernel: {' + '.join(s.name for s in p.stack)}")
+        wt, build_dir, _, _ = p.prepare_kernel()  # holds the stack's lock until p.close()
         with p.stage("tools"):
             bpftool = kerneltools.build_bpftool(
                 wt, build_dir, p.runner, p.results / "bpftool-build.log"
             )
-            print(f"    bpftool: {bpftool}")
+            progress(f"    bpftool: {bpftool}")
         with p.stage("bpf"):
-            dest = self.cache.bpf(p.key) / "bench"
+            dest = self.cache.bpf(p.work_key) / "bench"
             bpfprogs.compile_dir(self.repo, self.repo / BENCH_PROGS, wt, dest, p.runner)
-            print(f"    {dest / BENCH_OBJ}")
+            progress(f"    {dest / BENCH_OBJ}")
         return build_dir, bpftool, dest / BENCH_OBJ
 
     def _measure(self, k: Kernel, build_dir: Path, bpftool: Path, obj: Path) -> None:
         p = self.pipelines[k.label]
         out = p.results / "samples.json"
-        print(f"==> measure on the {k.label} kernel: {', '.join(k.configs)}", flush=True)
+        progress(f"==> measure on the {k.label} kernel: {', '.join(k.configs)}")
         p.boot_guest(build_dir, guest_command(out, bpftool, obj, k.configs, self.opts))
         if p.report.splats:
             self.errors.append(f"{k.label} kernel splatted: {p.report.splats[0].summary()}")
@@ -155,18 +163,22 @@ class Bench:
             self.samples.append({"kernel": k.label, **sample})
         self.measured.add(k.label)
 
-    def execute(self) -> ExitCode:
-        self.results.mkdir(parents=True, exist_ok=True)
-        latest = self.results.parent / "latest"
-        latest.unlink(missing_ok=True)
-        latest.symlink_to(self.results.name)
-        print(f"harness bench: base vs {self.key} -> {self.results}", flush=True)
+    def open_results(self) -> None:
+        """A new results directory (never another run's), one per kernel inside it."""
+        self.results = new_results_dir(self.results.parent, self.results.name)
         for p in self.pipelines.values():
-            p.results.mkdir(parents=True, exist_ok=True)
+            p.results = self.results / p.results.name
+            p.open_results()
+
+    def execute(self) -> ExitCode:
+        self.open_results()
+        point_latest(self.results)
+        progress(f"harness bench: base vs {self.key} -> {self.results}")
         code = ExitCode.OK
         error = ""
         self.load["start"] = list(os.getloadavg())
         try:
+            self.host_check(hostdeps.stages_for("bench"))
             built = {k.label: self._prepare(k) for k in self.kernels}
             for k in self.kernels:
                 self._measure(k, *built[k.label])
@@ -176,11 +188,16 @@ class Bench:
             code, error = exc.exit_code, str(exc)
             if any(p.report.splats for p in self.pipelines.values()):
                 code = ExitCode.FAILED
+        except Exception as exc:
+            tb = self.results / "traceback.txt"
+            tb.write_text(traceback.format_exc())
+            code, error = ExitCode.INFRA, str(unexpected(exc, str(tb)))
         except KeyboardInterrupt:
             code, error = ExitCode.INFRA, "interrupted"
         finally:
             self.load["end"] = list(os.getloadavg())
             for label, p in self.pipelines.items():
+                p.close()
                 p.report.exit_code = int(code)
                 p.report.verdict = "MEASURED" if label in self.measured else "NOT MEASURED"
                 p.runner.log.write(p.results / "commands.sh")
@@ -261,11 +278,11 @@ class Bench:
             "verdict": verdict,
         }
         (self.results / "results.json").write_text(json.dumps(data, indent=2))
-        print()
+        result()
         if table:
-            print(table)
+            result(table)
         for problem in problems:
-            print("error: " + problem.replace("\n", "\n       "))
-        print(f"results: {self.results}")
-        print(f"{verdict} (exit {int(code)})")
+            result("error: " + problem.replace("\n", "\n       "))
+        result(f"results: {self.results}")
+        result(f"{verdict} (exit {int(code)})")
         return code

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import testprogs
+from harness import subtest_names, testprogs
 from harness.build import jobs
 from harness.errors import InfraError, MissingDependency, UsageError
 from harness.hostdeps import find_clang
@@ -78,8 +78,6 @@ HOST_LIBS = ("-lelf", "-lz", "-lrt", "-lpthread")
 _DEFINE_TEST_RE = re.compile(r"^void (?:serial_)?test_([a-zA-Z0-9_]+)\((?:void)?\).*$", re.M)
 _SKEL_RE = re.compile(r'^\s*#\s*include\s+[<"]([A-Za-z0-9_]+)\.(skel|lskel|subskel)\.h[">]', re.M)
 _OBJ_REF_RE = re.compile(r'"(?:\./)?([A-Za-z0-9_-]+)\.bpf\.o"')
-_SUBTEST_CALL_RE = re.compile(r"\btest__start_subtest\s*\(")
-_SUBTEST_LITERAL_RE = re.compile(r'\btest__start_subtest\s*\(\s*"((?:[^"\\]|\\.)*)"\s*\)')
 _QUOTED_INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 _VMLINUX_RE = re.compile(r'^\s*#\s*include\s+[<"]vmlinux\.h[">]', re.M)
 _COMMENT_RE = re.compile(r'("(?:\\.|[^"\\])*")|/\*.*?\*/|//[^\n]*', re.S)
@@ -148,15 +146,10 @@ def tests_header(tests: Iterable[str]) -> str:
 
 
 def subtests(text: str) -> tuple[list[str], bool]:
-    """The literal test__start_subtest("...") names in source order, each once, and
-    whether some call passes a computed name instead."""
-    code = strip_comments(text)
-    names: list[str] = []
-    for name in _SUBTEST_LITERAL_RE.findall(code):
-        if name not in names:
-            names.append(name)
-    calls = len(_SUBTEST_CALL_RE.findall(code))
-    return names, calls > len(_SUBTEST_LITERAL_RE.findall(code))
+    """The test__start_subtest() names in call order, each once (literals, and names
+    read from a static table the call indexes: see harness.subtest_names), and whether
+    some call's name is computed in a way the source does not tell."""
+    return subtest_names.find(strip_comments(text))
 
 
 def skeleton_includes(text: str) -> list[tuple[str, str]]:
@@ -610,6 +603,8 @@ def build_test_progs(
         old = json.loads(stamp.read_text())
         if old.get("digest") == digest and old.get("binary_mtime") == binary.stat().st_mtime_ns:
             log.write_text(f"test_progs up to date (inputs digest {digest}): not rebuilt\n")
+            # the sources did not change, but how they are read may have
+            _write_manifest(p)
             return Result(binary, p.prog_tests, log, True, time.monotonic() - started)
     stamp.unlink(missing_ok=True)
     _clean(p.out)
@@ -620,11 +615,16 @@ def build_test_progs(
         _build_binary(p, steps)
     finally:
         steps.close()
-    testprogs.write_manifest(p.out / testprogs.MANIFEST, [pt.entry() for pt in p.prog_tests])
+    _write_manifest(p)
     stamp.write_text(
         json.dumps({"digest": digest, "binary_mtime": binary.stat().st_mtime_ns}, indent=2)
     )
     return Result(binary, p.prog_tests, log, False, time.monotonic() - started)
+
+
+def _write_manifest(p: Plan) -> None:
+    """tests.json: each prog_test's tests and subtests, as read from the tree now."""
+    testprogs.write_manifest(p.out / testprogs.MANIFEST, [pt.entry() for pt in p.prog_tests])
 
 
 def _clean(out: Path) -> None:

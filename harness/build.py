@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InfraError
+from harness.errors import BrokenBuild, HarnessError, InfraError
 from harness.kconfig import (
     MergedConfig,
     check_config,
@@ -30,6 +30,28 @@ _STEP_RE = re.compile(r"^  ([A-Z][A-Z0-9_-]{1,10}) +(\S.*)$")
 STAMP = ".harness-build.json"
 CONFIG_STAMP = ".harness-config.json"
 STEPS = ".harness-steps"
+
+# A build that fails with these is the machine's fault, whatever else the log says.
+_INFRA_MARKERS = (
+    "No space left on device",
+    "Killed signal terminated program",  # gcc's cc1 killed (OOM)
+    "internal compiler error",
+    "Cannot allocate memory",
+    "virtual memory exhausted",
+    "ccache: error:",
+    "Segmentation fault",
+    "Bus error",
+)
+# ... and with these (and none of the above) the code's: a compiler or linker diagnostic.
+_CODE_ERROR_RE = re.compile(
+    r"^\S+:\d+(?::\d+)?: (?:fatal )?error: "  # gcc/clang: file:line:col: error:
+    r"|undefined reference to "
+    r"|: multiple definition of "
+    r"|^ERROR: modpost: "
+    r"|\*\*\* No rule to make target |\*\*\* missing separator"  # a broken Kbuild file
+    r"|^(?:\S*/)?(?:[\w-]+-)?ld(?:\.\w+)?: .*(?:undefined symbol|error)",  # ld, ld.lld
+    re.M,
+)
 
 
 @dataclass(frozen=True)
@@ -156,16 +178,7 @@ def build(
                 bar.step(m.group(2))
         rc = proc.wait()
     if rc != 0:
-        errors = [
-            ln.rstrip()
-            for ln in log_path.read_text(errors="replace").splitlines()
-            if "error" in ln.lower() or "Error " in ln
-        ]
-        raise InfraError(
-            f"kernel build failed (make exit {rc}) after {time.monotonic() - started:.0f}s; "
-            f"log: {log_path}\n" + "\n".join(errors[-15:]),
-            "fix the error in the series (or the config) and re-run; the build is incremental",
-        )
+        raise build_failure(rc, log_path, time.monotonic() - started)
     if not bzimage.exists():
         raise InfraError(f"make succeeded but {bzimage} is missing; log: {log_path}")
     if cold or steps > total:
@@ -174,3 +187,28 @@ def build(
         json.dumps({"stamp": stamp, "bzimage_mtime": bzimage.stat().st_mtime_ns}, indent=2)
     )
     return BuildResult(bzimage, vmlinux, log_path, skipped=False, steps=steps)
+
+
+def build_failure(rc: int, log_path: Path, seconds: float) -> HarnessError:
+    """Why make failed, as the error to raise. Compiler or linker errors in the log make it
+    the series' (or config's) fault: BrokenBuild, exit 2. Make killed by a signal, or
+    failing for the machine (disk full, OOM, a crashing compiler) or with no diagnostic
+    at all: InfraError, exit 3."""
+    text = log_path.read_text(errors="replace")
+    errors = [ln.rstrip() for ln in text.splitlines() if "error" in ln.lower() or "Error " in ln]
+    infra = [m for m in _INFRA_MARKERS if m in text]
+    problem = (
+        f"kernel build failed (make exit {rc}) after {seconds:.0f}s; log: {log_path}\n"
+        + "\n".join(errors[-15:])
+    )
+    if rc < 0 or infra or not _CODE_ERROR_RE.search(text):
+        why = f" ({', '.join(infra)})" if infra else ""
+        return InfraError(
+            problem + why,
+            "the build failed without a compiler error in the code: check disk space and "
+            "memory, then re-run; the build is incremental",
+        )
+    return BrokenBuild(
+        problem,
+        "fix the error in the series (or the config) and re-run; the build is incremental",
+    )

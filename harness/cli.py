@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
+from harness import __version__
 from harness.bench import Bench, BenchOptions
-from harness.errors import ExitCode, HarnessError
+from harness.errors import ExitCode, HarnessError, unexpected
 from harness.paths import CacheLayout, default_cache, find_repo
 from harness.pipeline import Options, Pipeline
-from harness.series import load_all
+from harness.series import Catalog
 
 
 def _series_args(p: argparse.ArgumentParser) -> None:
@@ -139,9 +141,11 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
         description="Apply XDP patch series to Linux 6.12, build, boot in virtme-ng, test.",
-        epilog="exit codes: 0 pass; 1 test failure or kernel splat; 2 bad usage or input; "
-        "3 infrastructure (missing tool, build failed, VM did not boot, timeout)",
+        epilog="exit codes: 0 pass; 1 test failure or kernel splat; 2 bad usage or input "
+        "(a build broken by the series too); 3 infrastructure (missing tool, VM did not boot, "
+        "timeout, unexpected error)",
     )
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="show every series, its patches and dependencies")
     p = sub.add_parser("run", help="source, apply, config, build, boot, test, report")
@@ -169,19 +173,30 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def cmd_list(repo: Path) -> int:
-    known = load_all(repo)
-    for s in known.values():
+    """Every series that loads; then the manifests that do not, each named (exit 2)."""
+    catalog = Catalog(repo)
+    bad: list[HarnessError] = []
+    for name in catalog:
+        try:
+            s = catalog[name]
+        except HarnessError as exc:
+            bad.append(exc)
+            continue
         deps = ", ".join(s.depends_on) or "none"
         print(f"{s.name}: {s.description}")
         print(
             f"  base {s.base or '?'}; depends on: {deps}; config: "
             f"{', '.join(['base.config', *s.config])}; selftests: {', '.join(s.selftests)}"
         )
+        if s.bpf_selftests:
+            print(f"  bpf-selftests: {', '.join(s.bpf_selftests)}")
         if not s.patches:
             print("  (no patches)")
         for p in s.patches:
             print(f"  {p.name}: {s.patch_subject(p)}")
-    return 0
+    for err in bad:
+        print(f"error: {err}", file=sys.stderr)
+    return int(ExitCode.USAGE) if bad else 0
 
 
 def tools_on_path(environ: dict[str, str] | None = None) -> None:
@@ -234,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
+    except Exception as exc:  # not one of ours: still exit 3 (infrastructure), never 1
+        traceback.print_exc()
+        print(f"error: {unexpected(exc)}", file=sys.stderr)
+        return int(ExitCode.INFRA)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return int(ExitCode.INFRA)

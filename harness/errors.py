@@ -42,6 +42,23 @@ class InfraError(HarnessError):
     exit_code = ExitCode.INFRA
 
 
+class BrokenBuild(UsageError):
+    """The kernel does not build because of the code under test (compiler or linker
+    errors): the series' fault, not the machine's. The same in `run`, `build` and
+    `check-patches`."""
+
+
+def unexpected(exc: Exception, traceback_file: str | None = None) -> InfraError:
+    """An exception that is not a HarnessError (a damaged cache file, an OSError, a bug):
+    reported as an infrastructure error (exit 3), with where its traceback went."""
+    where = f"the traceback is in {traceback_file}" if traceback_file else "see the traceback"
+    return InfraError(
+        f"unexpected {type(exc).__name__}: {exc}",
+        f"{where}; a damaged file in the cache can be removed (the run rebuilds it), "
+        "anything else is a harness bug",
+    )
+
+
 class MissingDependency(InfraError):
     """A host tool or package is not installed."""
 

@@ -47,7 +47,21 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     _req("bpftool", "bpftool", "test"),
     _req("ip", "iproute2", "test"),
     _req("/usr/include/bpf/bpf_helpers.h", "libbpf-dev", "test"),
+    _req("perl", "perl", "checkpatch"),
 )
+
+# What each command goes through, so that every tool it will need is checked at its
+# start, before the base import and the build (minutes), not when its stage comes.
+# "test" covers the host side of the tests: clang for the suites' BPF programs (also
+# what `shell` compiles), bpftool and test_progs built from the tree.
+COMMAND_STAGES: dict[str, tuple[str, ...]] = {
+    "run": ("source", "build", "boot", "test"),
+    "build": ("source", "build"),
+    "test": ("source", "boot", "test"),
+    "shell": ("source", "build", "boot", "test"),
+    "check-patches": ("source", "build", "checkpatch"),
+    "bench": ("source", "build", "boot", "test"),
+}
 
 CLANG_CANDIDATES = ("clang-19", "clang")
 
@@ -70,6 +84,10 @@ def missing_for(
     if "test" in wanted and find_clang(which) is None:
         missing["clang-19"] = "clang-19"
     return missing
+
+
+def stages_for(command: str) -> tuple[str, ...]:
+    return COMMAND_STAGES[command]
 
 
 def check(stages: Iterable[str], which: Callable[[str], str | None] = shutil.which) -> None:

@@ -9,8 +9,7 @@ from harness.build import jobs
 from harness.errors import InfraError, UsageError
 from harness.hostdeps import find_clang
 from harness.runner import Runner
-
-KNOWN = ("bpftool",)
+from harness.series import KNOWN_TOOLS as KNOWN
 
 
 def build_bpftool(worktree: Path, build_dir: Path, runner: Runner, log: Path) -> Path:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.errors import UsageError
@@ -75,6 +77,15 @@ class CacheLayout:
     def bpf(self, key: str) -> Path:
         return self.stack(key) / "bpf"
 
+    def stack_lock(self, key: str) -> Path:
+        """Held (harness.locks) while a run works on the stack or boots its kernel."""
+        return self.stack(key) / "lock"
+
+    @property
+    def source_lock(self) -> Path:
+        """Held while the base is imported or a worktree is registered in it."""
+        return self.root / "source.lock"
+
     @property
     def accel_probe(self) -> Path:
         return self.root / "accel-probe.json"
@@ -82,3 +93,32 @@ class CacheLayout:
     @property
     def last_runs(self) -> Path:
         return self.root / "last-run"
+
+
+def run_stamp() -> str:
+    """The time part of a run id (UTC, one-second resolution: see new_results_dir)."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def new_results_dir(root: Path, name: str) -> Path:
+    """Create root/name, or root/name-2, -3, ... if that exists: two runs started in the
+    same second (two CI jobs) never share, or overwrite, a results directory."""
+    root.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        path = root / (name if n == 1 else f"{name}-{n}")
+        try:
+            path.mkdir(exist_ok=False)
+        except FileExistsError:
+            n += 1
+            continue
+        return path
+
+
+def point_latest(results: Path) -> None:
+    """<results root>/latest -> this run, replaced in one step (rename), so that runs
+    finishing together never fail on a link another one has just made."""
+    latest = results.parent / "latest"
+    tmp = results.parent / f".latest.{os.getpid()}.{secrets.token_hex(4)}"
+    tmp.symlink_to(results.name)
+    os.replace(tmp, latest)

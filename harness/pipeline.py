@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import re
 import shlex
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import (
@@ -23,25 +25,32 @@ from harness import (
     build,
     hostdeps,
     kerneltools,
+    locks,
     patchcheck,
     report,
     source,
     splats,
+    ui,
     vm,
 )
-from harness.errors import ExitCode, HarnessError, InfraError, UsageError
-from harness.paths import CacheLayout
+from harness.errors import BrokenBuild, ExitCode, HarnessError, InfraError, UsageError, unexpected
+from harness.paths import CacheLayout, new_results_dir, point_latest, run_stamp
+from harness.pytest_status import pytest_error
 from harness.runner import Runner
 from harness.series import (
+    Catalog,
     Series,
     config_fragments,
-    load_all,
     resolve,
     selftest_suites,
     stack_key,
 )
 from harness.series import bpf_selftests as series_bpf_selftests
 from harness.series import tools as series_tools
+from harness.ui import progress, warn
+
+# Checks that every host tool the given stages need is installed (hostdeps.check).
+HostCheck = Callable[[Iterable[str]], None]
 
 _PYTEST_LINE = re.compile(
     r"::|^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b|^={3,}|^(FAILED|ERROR) |^E  |^bench: "
@@ -71,22 +80,34 @@ class Options:
 
 class Pipeline:
     def __init__(
-        self, opts: Options, repo: Path, cache: CacheLayout, results: Path | None = None
+        self,
+        opts: Options,
+        repo: Path,
+        cache: CacheLayout,
+        results: Path | None = None,
+        host_check: HostCheck = hostdeps.check,
     ) -> None:
-        """``results``: this run's directory, instead of <results root>/<run id>."""
+        """``results``: this run's directory, instead of <results root>/<run id>.
+        ``host_check``: checks the host tools of the stages a command goes through."""
         self.opts = opts
         self.repo = repo
         self.cache = cache
         self.runner = Runner()
-        self.known = load_all(repo)
-        names = sorted(self.known) if opts.all_series else opts.series
+        self.host_check = host_check
+        self.known = Catalog(repo)  # only the series asked for are read
+        names = list(self.known) if opts.all_series else opts.series
         self.stack: list[Series] = resolve(names, self.known)
         self.key = stack_key(self.stack)
         self.suites = selftest_suites(self.stack)
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        self.run_id = f"{stamp}-{self.key}"
+        self.run_id = f"{run_stamp()}-{self.key}"
         root = opts.results_root or repo / "results"
+        self._results_given = results is not None
         self.results = results or root / self.run_id
+        # The stack's directory in the cache this run works in (its key: _key), and
+        # the locks the run holds (released when it ends: close()).
+        self.work_key = self.key
+        self._stack_fd = -1
+        self._locks = contextlib.ExitStack()
         self.report = report.RunReport(
             run_id=self.run_id,
             command=shlex.join(["harness", *sys.argv[1:]]) if sys.argv else opts.command,
@@ -95,9 +116,36 @@ class Pipeline:
         )
 
     # -- helpers ---------------------------------------------------------------
+    def open_results(self) -> None:
+        """Create this run's results directory: a new one, never another run's (two runs
+        started in the same second get <id> and <id>-2)."""
+        if self._results_given:
+            self.results.mkdir(parents=True)
+            return
+        self.results = new_results_dir(self.results.parent, self.run_id)
+        self.run_id = self.report.run_id = self.results.name
+
+    def lock_stack(self, key: str) -> int:
+        """Hold the stack's lock until close(): its worktree, build directory and BPF
+        objects are this run's alone, and so is the guest that boots its kernel."""
+        fd = self._locks.enter_context(
+            locks.held(self.cache.stack_lock(key), f"stack {key} (another run is using it)")
+        )
+        self.work_key = key
+        self._stack_fd = fd
+        return fd
+
+    def close(self) -> None:
+        """Release the locks this run holds."""
+        self._locks.close()
+
+    def check_host(self) -> None:
+        """Every host tool the command needs, before its first expensive step."""
+        self.host_check(hostdeps.stages_for(self.opts.command))
+
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        print(f"==> {name}", flush=True)
+        progress(f"==> {name}")
         start = time.monotonic()
         try:
             yield
@@ -105,14 +153,15 @@ class Pipeline:
             self.report.timings[name] = round(time.monotonic() - start, 2)
 
     def _source(self) -> source.KernelSource:
-        if self.opts.kernel_tree is not None:
-            src = source.tree_source(self.opts.kernel_tree, self.cache, self.runner)
-        else:
-            src = source.debian_source(self.cache, self.runner)
+        with locks.held(self.cache.source_lock, "the base import (another run is importing)"):
+            if self.opts.kernel_tree is not None:
+                src = source.tree_source(self.opts.kernel_tree, self.cache, self.runner)
+            else:
+                src = source.debian_source(self.cache, self.runner)
         self.report.kernel.update(
             version=src.version, origin=src.origin, base_commit=src.commit, source_id=src.source_id
         )
-        print(f"    base {src.version} from {src.origin} ({src.commit[:12]})")
+        progress(f"    base {src.version} from {src.origin} ({src.commit[:12]})")
         return src
 
     def _key(self, src: source.KernelSource) -> str:
@@ -128,24 +177,23 @@ class Pipeline:
     def prepare_kernel(self) -> tuple[Path, Path, str, build.ConfigResult]:
         """source, apply, config, build: returns (worktree, build dir, head, config)."""
         with self.stage("source"):
-            hostdeps.check(["source"])
             src = self._source()
         key = self._key(src)
+        self.lock_stack(key)
         with self.stage("apply"):
             wt = apply.prepare_worktree(src, self.stack, key, self.cache, self.runner)
             self.report.kernel["commit"] = wt.head
             n = sum(len(s.patches) for s in self.stack)
             state = "unchanged, reused" if wt.reused else f"{n} patches applied"
-            print(f"    {wt.path} at {wt.head[:12]} ({state})")
+            progress(f"    {wt.path} at {wt.head[:12]} ({state})")
         build_dir = self.cache.build(key)
         with self.stage("config"):
-            hostdeps.check(["build"])
             cfg = build.configure(wt.path, build_dir, self._fragments(), self.runner, head=wt.head)
             for o in cfg.overrides:
-                print(f"    note: fragment override {o}")
+                progress(f"    note: fragment override {o}")
             self.report.config_hash = cfg.hash
             shutil.copy(cfg.dotconfig, self.results / "config")
-            print(f"    {cfg.dotconfig} (hash {cfg.hash}); every requested symbol present")
+            progress(f"    {cfg.dotconfig} (hash {cfg.hash}); every requested symbol present")
         with self.stage("build"):
             res = build.build(
                 wt.path,
@@ -158,9 +206,9 @@ class Pipeline:
                 force=self.opts.rebuild,
             )
             if res.skipped:
-                print("    up to date (same commit and config): nothing to build")
+                progress("    up to date (same commit and config): nothing to build")
             else:
-                print(f"    {res.bzimage} ({res.steps} build steps)")
+                progress(f"    {res.bzimage} ({res.steps} build steps)")
         return wt.path, build_dir, wt.head, cfg
 
     def reuse_kernel(self) -> tuple[Path, Path, str]:
@@ -168,6 +216,7 @@ class Pipeline:
         with self.stage("source"):
             src = self._source()
         key = self._key(src)
+        self.lock_stack(key)
         wt_path, build_dir = self.cache.worktree(key), self.cache.build(key)
         bz = build_dir / "arch/x86/boot/bzImage"
         if not bz.exists() or not (build_dir / build.STAMP).exists():
@@ -178,9 +227,7 @@ class Pipeline:
         head = self.runner.git(wt_path, "rev-parse", "HEAD")
         state = self.cache.worktree_state(key)
         if state.exists() and apply.series_digest(src, self.stack) not in state.read_text():
-            print(
-                "warning: the series changed since this kernel was built; `harness run` rebuilds it"
-            )
+            warn("the series changed since this kernel was built; `harness run` rebuilds it")
         self.report.kernel["commit"] = head
         cfg_path = build_dir / ".config"
         from harness.kconfig import config_hash
@@ -198,20 +245,19 @@ class Pipeline:
         )
         self.report.accel = asdict(decision)
         if decision.accel == "tcg" and self.opts.accel == "auto":
-            print(
-                f"warning: KVM not usable ({decision.reason}); using TCG: expect slow guests, "
+            warn(
+                f"KVM not usable ({decision.reason}); using TCG: expect slow guests, "
                 "only timing ratios mean anything"
             )
         else:
-            print(f"    accel {decision.accel}: {decision.reason}")
+            progress(f"    accel {decision.accel}: {decision.reason}")
         return decision
 
     def boot_and_test(self, worktree: Path, build_dir: Path) -> None:
-        hostdeps.check(["boot", "test"])
         with self.stage("bpf"):
-            objdir = self.cache.bpf(self.key)
+            objdir = self.cache.bpf(self.work_key)
             objs = bpfprogs.compile_suites(self.repo, self.suites, worktree, objdir, self.runner)
-            print(f"    {len(objs)} BPF objects in {objdir}")
+            progress(f"    {len(objs)} BPF objects in {objdir}")
         built_tools: dict[str, Path] = {}
         tool_names = series_tools(self.stack)
         if tool_names:
@@ -220,7 +266,7 @@ class Pipeline:
                     tool_names, worktree, build_dir, self.runner, self.results
                 )
                 for name, path in built_tools.items():
-                    print(f"    {name}: {path}")
+                    progress(f"    {name}: {path}")
         prog_tests = series_bpf_selftests(self.stack)
         if prog_tests:
             with self.stage("test_progs"):
@@ -248,11 +294,15 @@ class Pipeline:
         if extra:
             guest += ["--", *extra]
         try:
-            self.boot_guest(build_dir, guest)
+            res = self.boot_guest(build_dir, guest)
         finally:
             junit = self.results / "junit.xml"
             if junit.exists():
                 self.report.tests = report.parse_junit(junit)
+        console = res.console.read_text(errors="replace")
+        err = pytest_error(res.pytest_exit, self.opts.keyword, console, res.console)
+        if err is not None:
+            raise err
 
     def _test_progs(
         self, names: list[str], worktree: Path, build_dir: Path, bpftool: Path | None
@@ -274,7 +324,7 @@ class Pipeline:
             force=self.opts.rebuild,
         )
         state = "unchanged, not rebuilt" if res.skipped else f"built in {res.seconds:.1f}s"
-        print(f"    test_progs: {res.binary} with {', '.join(names)} ({state})")
+        progress(f"    test_progs: {res.binary} with {', '.join(names)} ({state})")
         return res.binary
 
     def boot_guest(self, build_dir: Path, guest: list[str]) -> vm.VmResult:
@@ -292,7 +342,7 @@ class Pipeline:
         cmd = vm.vng_command(spec, shlex.join(guest))
         self.runner.log.record(cmd, self.repo)
         with self.stage("vm"):
-            print(
+            progress(
                 f"    {decision.accel}, timeouts: boot {boot_to:.0f}s, run {run_to:.0f}s; "
                 f"console: {self.results / 'console.log'}"
             )
@@ -303,7 +353,7 @@ class Pipeline:
                 result.total_seconds - result.boot_seconds, 2
             )
         if result.killed_after_done:
-            print("warning: the guest did not power off after the tests; killed it")
+            warn("the guest did not power off after the tests; killed it")
         console = (self.results / "console.log").read_text(errors="replace")
         self.report.splats = splats.scan(console)
         if result.timed_out:
@@ -335,27 +385,45 @@ class Pipeline:
             msg = splats._kernel_msg(piece)
             if msg is not None:
                 if self.opts.verbose:
-                    print(f"    kernel| {piece}", flush=True)
+                    progress(f"    kernel| {piece}")
                 elif splats._classify(msg):
-                    print(f"    KERNEL| {piece}", flush=True)
+                    progress(f"    KERNEL| {piece}")
                 continue
             if piece.startswith((vm.GUEST_START, vm.GUEST_DONE)) or not piece.strip():
                 continue
             if self.opts.verbose or _PYTEST_LINE.search(piece):
-                print(f"    {piece}", flush=True)
+                progress(f"    {piece}")
 
     # -- entry -----------------------------------------------------------------
+    def _fail(self, exc: HarnessError) -> ExitCode:
+        """Record an error in the report; a kernel splat still makes it a failure (1)."""
+        code = exc.exit_code
+        self.report.error = str(exc)
+        self.report.verdict = "ERROR: " + (
+            "bad usage or input" if code == ExitCode.USAGE else "infrastructure"
+        )
+        return ExitCode.FAILED if self.report.splats else code
+
+    def _unexpected(self, exc: Exception) -> InfraError:
+        """An exception that is not a HarnessError, with its traceback in the results."""
+        tb = self.results / "traceback.txt"
+        try:
+            tb.write_text(traceback.format_exc())
+        except OSError:
+            traceback.print_exc()
+            return unexpected(exc)
+        return unexpected(exc, str(tb))
+
     def execute(self) -> ExitCode:
-        self.results.mkdir(parents=True, exist_ok=True)
-        latest = self.results.parent / "latest"
-        latest.unlink(missing_ok=True)
-        latest.symlink_to(self.results.name)
-        print(
+        self.open_results()
+        point_latest(self.results)
+        progress(
             f"harness {self.opts.command}: {' + '.join(s.name for s in self.stack)} "
             f"-> {self.results}"
         )
         code = ExitCode.OK
         try:
+            self.check_host()
             if self.opts.command == "test":
                 wt, build_dir, _ = self.reuse_kernel()
             else:
@@ -366,53 +434,54 @@ class Pipeline:
                 self.boot_and_test(wt, build_dir)
                 code, self.report.verdict = report.verdict(self.report, self.opts.allow_skips)
         except HarnessError as exc:
-            code = exc.exit_code
-            self.report.error = str(exc)
-            self.report.verdict = "ERROR: " + (
-                "bad usage or input" if code == ExitCode.USAGE else "infrastructure"
-            )
-            if self.report.splats:
-                code = ExitCode.FAILED
+            code = self._fail(exc)
+        except Exception as exc:
+            code = self._fail(self._unexpected(exc))
         except KeyboardInterrupt:
             code = ExitCode.INFRA
             self.report.error = "interrupted"
             self.report.verdict = "ERROR: interrupted"
         finally:
+            self.close()
             self.report.exit_code = int(code)
             self.runner.log.write(self.results / "commands.sh")
             self.report.write(self.results)
-        print()
-        print(self.report.summary_text(self.results))
+        ui.result()
+        ui.result(self.report.summary_text(self.results))
         return code
 
     def check_patches(self) -> ExitCode:
-        """Apply the last series of the stack one patch at a time; build and checkpatch each."""
-        self.results.mkdir(parents=True, exist_ok=True)
+        """Apply the last series of the stack one patch at a time; build and checkpatch each.
+
+        Exit 1 when checkpatch --strict finds something, 2 when a patch does not build
+        (BrokenBuild, as in `run`: the series' fault), 3 for the infrastructure."""
+        self.open_results()
         target = self.stack[-1]
-        print(
+        progress(
             f"harness check-patches: {target.name} ({len(target.patches)} patches) "
             f"-> {self.results}"
         )
         results: list[patchcheck.PatchResult] = []
         code = ExitCode.OK
         try:
+            self.check_host()
             with self.stage("source"):
-                hostdeps.check(["source", "build"])
                 src = self._source()
             # A stack of its own: stepping through the patches must not disturb the
             # tree and kernel that run/test use (ccache makes the first build cheap).
             key = self._key(src) + ".each-patch"
+            self.lock_stack(key)
             build_dir = self.cache.build(key)
             for i, patch in enumerate(target.patches, 1):
                 stack = [*self.stack[:-1], patchcheck.truncated(target, i)]
                 subject = target.patch_subject(patch)
-                print(f"==> {i:04d} {subject}")
+                progress(f"==> {i:04d} {subject}")
                 wt = apply.prepare_worktree(src, stack, key, self.cache, self.runner)
                 cfg = build.configure(
                     wt.path, build_dir, self._fragments(), self.runner, head=wt.head
                 )
                 start = time.monotonic()
-                error = ""
+                broken: BrokenBuild | None = None
                 try:
                     build.build(
                         wt.path,
@@ -423,49 +492,59 @@ class Pipeline:
                         self.runner,
                         self.results / f"build-{i:04d}.log",
                     )
-                except InfraError as exc:
-                    error = str(exc)
+                except BrokenBuild as exc:
+                    broken = exc
                 seconds = time.monotonic() - start
                 cp = patchcheck.checkpatch(wt.path, patch, self.runner)
+                error = str(broken) if broken else ""
                 res = patchcheck.PatchResult(i, patch.name, subject, not error, seconds, error, cp)
                 results.append(res)
-                print(res.line())
+                ui.result(res.line())
                 if cp.report:
-                    print("    " + cp.report.replace("\n", "\n    "))
-                if error:
-                    code = ExitCode.FAILED
-                    print("    " + error.replace("\n", "\n    "))
+                    ui.result("    " + cp.report.replace("\n", "\n    "))
+                if broken:
+                    code = broken.exit_code
+                    ui.result("    " + error.replace("\n", "\n    "))
                     break
                 if cp.errors or cp.warnings:
                     code = ExitCode.FAILED
         except HarnessError as exc:
             code = exc.exit_code
-            print(f"error: {exc}")
+            progress(f"error: {exc}")
+        except Exception as exc:
+            code = ExitCode.INFRA
+            progress(f"error: {self._unexpected(exc)}")
+        except KeyboardInterrupt:
+            code = ExitCode.INFRA
+            progress("interrupted")
         finally:
+            self.close()
             self.runner.log.write(self.results / "commands.sh")
             (self.results / "patches.json").write_text(
                 json.dumps([dataclasses.asdict(r) for r in results], indent=2)
             )
         built = sum(r.built for r in results)
-        print(
+        ui.result(
             f"\n{target.name}: {built}/{len(target.patches)} patches built on their own; "
             f"checkpatch --strict: {sum(r.checkpatch.clean for r in results)} clean"
         )
-        print(("PASS" if code == ExitCode.OK else "FAIL") + f" (exit {int(code)})")
+        ui.result(("PASS" if code == ExitCode.OK else "FAIL") + f" (exit {int(code)})")
         return code
 
     def shell(self) -> int:
-        self.results.mkdir(parents=True, exist_ok=True)
+        self.open_results()
+        self.check_host()
         wt, build_dir, _, _ = self.prepare_kernel()
-        hostdeps.check(["boot"])
         bzimage = build_dir / "arch/x86/boot/bzImage"
         decision = self._accel(bzimage)
-        objdir = self.cache.bpf(self.key)
+        objdir = self.cache.bpf(self.work_key)
         bpfprogs.compile_suites(self.repo, self.suites, wt, objdir, self.runner)
         suites = " ".join(f"selftests/{s}" for s in self.suites)
-        print(
+        progress(
             f"    in the guest: XDP_SELFTEST_BPF_OBJDIR={objdir} XDP_SELFTEST_KERNEL_TREE={wt} "
             f"{sys.executable} -m pytest -v {suites}"
         )
         spec = vm.VmSpec(bzimage=bzimage, accel=decision.accel, cwd=self.repo)
+        # vng (and QEMU under it) inherit the stack's lock: held while the guest runs.
+        os.set_inheritable(self._stack_fd, True)
         return vm.interactive(vm.vng_command(spec))

@@ -1,4 +1,4 @@
-"""Progress for long stages: a bar on a terminal, a line per step of 10% in CI logs."""
+"""Progress for long stages (on stderr): a bar on a terminal, a line per 10% in CI logs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import sys
 import time
 from types import TracebackType
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -14,6 +15,8 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+
+from harness.ui import progress
 
 
 class StepProgress:
@@ -28,7 +31,7 @@ class StepProgress:
         self._task: TaskID | None = None
 
     def __enter__(self) -> StepProgress:
-        if sys.stdout.isatty():
+        if sys.stderr.isatty():
             self._bar = Progress(
                 TextColumn(f"[bold]{self.label}"),
                 BarColumn(),
@@ -36,12 +39,13 @@ class StepProgress:
                 TextColumn("{task.fields[what]}", style="dim"),
                 TimeElapsedColumn(),
                 transient=False,
+                console=Console(stderr=True),
             )
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=self.total, what="")
         else:
             est = " (estimated)" if self.estimated else ""
-            print(f"{self.label}: ~{self.total} steps{est}", flush=True)
+            progress(f"{self.label}: ~{self.total} steps{est}")
         return self
 
     def step(self, what: str) -> None:
@@ -53,7 +57,7 @@ class StepProgress:
         pct = 100 * self.done // self.total
         if pct >= self._next_pct and pct < 100:
             elapsed = time.monotonic() - self.start
-            print(f"{self.label}: {pct:3d}% ({self.done}/{self.total}) {elapsed:6.0f}s", flush=True)
+            progress(f"{self.label}: {pct:3d}% ({self.done}/{self.total}) {elapsed:6.0f}s")
             self._next_pct = pct - pct % 10 + 10
 
     def __exit__(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,9 @@ _KEYS = {
     "tools",
     "bpf-selftests",
 }
+# Userspace tools a series may ask for (tools = [...]), built from its tree by
+# harness.kerneltools.
+KNOWN_TOOLS = ("bpftool",)
 # A tools/testing/selftests/bpf/prog_tests/<name>.c of the tree: a C file name, no path.
 _BPF_SELFTEST_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -119,11 +123,22 @@ def load_series(series_dir: Path, repo: Path) -> Series:
         depends_on=_str_list(data, "depends-on", manifest),
         config=config,
         selftests=selftests,
-        tools=_str_list(data, "tools", manifest),
+        tools=_tools(data, manifest),
         patches=patches,
         cover_letter=cover if cover.is_file() else None,
         bpf_selftests=bpf_selftests,
     )
+
+
+def _tools(data: dict[str, object], manifest: Path) -> tuple[str, ...]:
+    names = _str_list(data, "tools", manifest)
+    unknown = [n for n in names if n not in KNOWN_TOOLS]
+    if unknown:
+        raise UsageError(
+            f"{manifest}: unknown tool(s) {unknown} in tools",
+            f"known tools: {', '.join(KNOWN_TOOLS)}",
+        )
+    return names
 
 
 def _bpf_selftests(data: dict[str, object], manifest: Path) -> tuple[str, ...]:
@@ -141,17 +156,45 @@ def _bpf_selftests(data: dict[str, object], manifest: Path) -> tuple[str, ...]:
     return names
 
 
+def _is_series_dir(d: Path) -> bool:
+    return d.is_dir() and (
+        (d / MANIFEST).exists() or any(_PATCH_RE.match(p.name) for p in d.iterdir())
+    )
+
+
+class Catalog(Mapping[str, Series]):
+    """Every series under patches/, by name; a manifest is read (and checked) only when
+    its series is asked for, so that one bad series.toml breaks only the commands that
+    need that series, and the error names its file."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        root = repo / "patches"
+        dirs = sorted(root.iterdir()) if root.is_dir() else []
+        self._dirs = {d.name: d for d in dirs if _is_series_dir(d)}
+        self._loaded: dict[str, Series] = {}
+
+    def __getitem__(self, name: str) -> Series:
+        if name not in self._loaded:
+            self._loaded[name] = load_series(self._dirs[name], self.repo)
+        return self._loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._dirs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dirs)
+
+    def __len__(self) -> int:
+        return len(self._dirs)
+
+
 def load_all(repo: Path) -> dict[str, Series]:
-    root = repo / "patches"
-    return {
-        d.name: load_series(d, repo)
-        for d in sorted(root.iterdir())
-        if d.is_dir()
-        and ((d / MANIFEST).exists() or any(_PATCH_RE.match(p.name) for p in d.iterdir()))
-    }
+    """Every series, each manifest checked: the first bad one raises."""
+    return dict(Catalog(repo))
 
 
-def resolve(requested: list[str], known: dict[str, Series]) -> list[Series]:
+def resolve(requested: list[str], known: Mapping[str, Series]) -> list[Series]:
     """The requested series with their dependencies, dependencies first, each once."""
     order: list[Series] = []
     visiting: list[str] = []

@@ -19,6 +19,7 @@ from pathlib import Path
 from harness.errors import InfraError, UsageError
 from harness.paths import CacheLayout
 from harness.runner import Runner
+from harness.ui import progress, warn
 
 DEBIAN_PACKAGE = "linux-source-6.12"
 DEBIAN_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
@@ -70,7 +71,7 @@ def _install_debian_source(runner: Runner) -> None:
         raise InfraError(
             f"{DEBIAN_TARBALL} not found: package {DEBIAN_PACKAGE} is not installed", fix
         )
-    print(f"source: installing {DEBIAN_PACKAGE} (apt-get)")
+    progress(f"source: installing {DEBIAN_PACKAGE} (apt-get)")
     proc = runner.run(
         ["apt-get", "install", "-y", "--no-install-recommends", DEBIAN_PACKAGE],
         env={"DEBIAN_FRONTEND": "noninteractive"},
@@ -103,7 +104,7 @@ def debian_source(
                 origin=f"Debian {DEBIAN_PACKAGE} {recorded['deb_version']}",
                 source_id="debian",
             )
-    print(f"source: unpacking {tarball} (Debian {deb_version}) into {repo} (once)")
+    progress(f"source: unpacking {tarball} (Debian {deb_version}) into {repo} (once)")
     repo.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=repo.parent, prefix="unpack-") as tmp:
         runner.run(["tar", "-C", tmp, "--strip-components=1", "-xf", str(tarball)])
@@ -156,7 +157,7 @@ def tree_source(path: Path, cache: CacheLayout, runner: Runner) -> KernelSource:
         raise UsageError(f"--kernel-tree {path}: HEAD has no kernel Makefile") from exc
     dirty = runner.git(path, "status", "--porcelain", "--untracked-files=no")
     if dirty:
-        print(f"warning: {path} has uncommitted changes; only its HEAD {head[:12]} is used")
+        warn(f"{path} has uncommitted changes; only its HEAD {head[:12]} is used")
     source_id = "tree-" + hashlib.sha1(str(path).encode()).hexdigest()[:10]
     mirror = cache.trees / f"{source_id}.git"
     if not mirror.exists():

@@ -82,9 +82,36 @@ class VmResult:
 
 
 def _kill(child: pexpect.spawn) -> None:
+    """Kill the whole session: vng, QEMU under it, anything they started. Idempotent."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signal.SIGKILL)
     child.close(force=True)
+
+
+@dataclass
+class _Console:
+    """What the console said so far, line by line."""
+
+    on_line: Callable[[str], None]
+    start: float
+    boot_seconds: float | None = None
+    finished: bool = False
+    pytest_exit: int | None = None
+    done_at: float | None = None
+    pending: str = ""
+
+    def feed(self, chunk: str) -> None:
+        self.pending += chunk.replace("\r", "")
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if self.boot_seconds is None and GUEST_START in line:
+                self.boot_seconds = time.monotonic() - self.start
+            if line.startswith(GUEST_DONE):
+                self.finished = True
+                self.done_at = time.monotonic() - self.start
+                tail = line[len(GUEST_DONE) :].strip()
+                self.pytest_exit = int(tail) if tail.lstrip("-").isdigit() else None
+            self.on_line(line)
 
 
 def run_vm(
@@ -98,7 +125,8 @@ def run_vm(
     """Run vng, write every byte of the console to console_path, pass lines to on_line.
 
     The VM is killed (its whole process group) if the guest runner has not started
-    within boot_timeout, or if the whole run exceeds timeout."""
+    within boot_timeout, or if the whole run exceeds timeout; and in any case when
+    run_vm returns or raises (an exception in on_line, Ctrl-C): no QEMU outlives it."""
     start = time.monotonic()
     child = pexpect.spawn(
         cmd[0],
@@ -108,67 +136,52 @@ def run_vm(
         timeout=None,
         dimensions=(50, 250),
     )
-    boot_seconds: float | None = None
-    finished = False
-    pytest_exit: int | None = None
+    con = _Console(on_line, start)
     timed_out: str | None = None
-    done_at: float | None = None
     killed_after_done = False
-    pending = ""
-    with console_path.open("w") as console:
-        while True:
-            now = time.monotonic() - start
-            if boot_seconds is None and now > boot_timeout:
-                timed_out = "boot"
-            elif now > timeout:
-                timed_out = "run"
-            if done_at is not None and now - done_at > shutdown_grace:
-                console.write(
-                    f"\n[harness] guest did not power off {shutdown_grace:.0f}s after "
-                    "the tests finished: killed\n"
-                )
-                _kill(child)
-                killed_after_done = True
-                break
-            if timed_out:
-                console.write(f"\n[harness] VM killed: {timed_out} timeout after {now:.0f}s\n")
-                _kill(child)
-                break
-            try:
-                chunk = child.read_nonblocking(size=65536, timeout=1.0)
-            except pexpect.TIMEOUT:
-                continue
-            except pexpect.EOF:
-                break
-            console.write(chunk)
-            console.flush()
-            pending += chunk.replace("\r", "")
-            *lines, pending = pending.split("\n")
-            for line in lines:
-                if boot_seconds is None and GUEST_START in line:
-                    boot_seconds = time.monotonic() - start
-                if line.startswith(GUEST_DONE):
-                    finished = True
-                    done_at = time.monotonic() - start
-                    tail = line[len(GUEST_DONE) :].strip()
-                    pytest_exit = int(tail) if tail.lstrip("-").isdigit() else None
-                on_line(line)
-        if pending:
-            on_line(pending)
-    if not timed_out and not killed_after_done:
-        child.close()
+    try:
+        with console_path.open("w") as console:
+            while True:
+                now = time.monotonic() - start
+                if con.boot_seconds is None and now > boot_timeout:
+                    timed_out = "boot"
+                elif now > timeout:
+                    timed_out = "run"
+                if con.done_at is not None and now - con.done_at > shutdown_grace:
+                    console.write(
+                        f"\n[harness] guest did not power off {shutdown_grace:.0f}s after "
+                        "the tests finished: killed\n"
+                    )
+                    killed_after_done = True
+                    break
+                if timed_out:
+                    console.write(f"\n[harness] VM killed: {timed_out} timeout after {now:.0f}s\n")
+                    break
+                try:
+                    chunk = child.read_nonblocking(size=65536, timeout=1.0)
+                except pexpect.TIMEOUT:
+                    continue
+                except pexpect.EOF:
+                    break
+                console.write(chunk)
+                console.flush()
+                con.feed(chunk)
+            if con.pending:
+                on_line(con.pending)
+        if not timed_out and not killed_after_done:
+            child.close()  # vng exited by itself: collect its status
+    finally:
         # QEMU is vng's child; make sure nothing of the session outlives the run.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGKILL)
+        _kill(child)
     status = child.exitstatus if child.exitstatus is not None else child.signalstatus
     return VmResult(
         exit_status=status,
         console=console_path,
-        boot_seconds=boot_seconds,
+        boot_seconds=con.boot_seconds,
         total_seconds=time.monotonic() - start,
-        guest_started=boot_seconds is not None,
-        guest_finished=finished,
-        pytest_exit=pytest_exit,
+        guest_started=con.boot_seconds is not None,
+        guest_finished=con.finished,
+        pytest_exit=con.pytest_exit,
         timed_out=timed_out,
         killed_after_done=killed_after_done,
     )

@@ -82,7 +82,7 @@ def suite(request: pytest.FixtureRequest) -> str:
 def load_bpf(suite: str) -> Iterator[Callable[..., bpfobj.BpfObject]]:
     """``load_bpf("xdp_drop")`` loads <suite>/progs/xdp_drop.bpf.c's object.
 
-    Objects are closed at teardown.
+    The keyword arguments are bpfobj.load()'s. Objects are closed at teardown.
     """
     objs: list[bpfobj.BpfObject] = []
 
@@ -91,8 +91,12 @@ def load_bpf(suite: str) -> Iterator[Callable[..., bpfobj.BpfObject]]:
         prog_ifindex: dict[str, int] | None = None,
         prog_flags: dict[str, int] | None = None,
         log_size: int = 0,
+        freplace_target: int | None = None,
+        attach_types: dict[str, int] | None = None,
     ) -> bpfobj.BpfObject:
-        obj = bpfobj.load(suite, stem, prog_ifindex, prog_flags, log_size)
+        obj = bpfobj.load(
+            suite, stem, prog_ifindex, prog_flags, log_size, freplace_target, attach_types
+        )
         objs.append(obj)
         return obj
 

@@ -8,6 +8,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from harness.build import STAMP
+from harness.paths import CacheLayout
+from harness.runner import Runner
+from harness.source import tree_source
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
     "GIT_AUTHOR_EMAIL": "author@example.org",
@@ -128,3 +133,35 @@ def kill_if_alive(pid: int) -> None:
     """Clean up a process a test started (by its pid), if the code under test did not."""
     if alive(pid):
         os.kill(pid, signal.SIGKILL)
+
+
+KERNEL_MAKEFILE = "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 117\nEXTRAVERSION =\n"
+
+
+def fake_vng(bindir: Path, body: str) -> Path:
+    """A vng on PATH (prepend bindir) that finds the results dir in its --rwdir argument
+    ($RES) and plays a guest with body."""
+    bindir.mkdir(parents=True, exist_ok=True)
+    return script(
+        bindir / "vng",
+        'while [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=$2; shift; done\n' + body,
+    )
+
+
+def built_stack(tmp_path: Path, stack: str) -> tuple[Path, CacheLayout, str]:
+    """A kernel git tree (tmp_path/linux) and a cache in which `stack` looks built from
+    it: what `harness test --kernel-tree tmp_path/linux` needs. Returns (tree, cache,
+    the stack's key in the cache)."""
+    tree = tmp_path / "linux"
+    if not tree.exists():
+        init_repo(tree, {"Makefile": KERNEL_MAKEFILE})
+    cache = CacheLayout(tmp_path / "cache")
+    src = tree_source(tree, cache, Runner())
+    key = f"{src.source_id}/{stack}"
+    init_repo(cache.worktree(key), {"Makefile": KERNEL_MAKEFILE})
+    build_dir = cache.build(key)
+    (build_dir / "arch/x86/boot").mkdir(parents=True)
+    (build_dir / "arch/x86/boot/bzImage").write_text("bzImage")
+    (build_dir / STAMP).write_text("{}")
+    (build_dir / ".config").write_text("CONFIG_NET=y\n")
+    return tree, cache, key

@@ -211,7 +211,7 @@ def test_base_mismatch_note(tree: Tree, capsys: pytest.CaptureFixture[str]) -> N
         "(git tree for tests); applying with git am -3"
     ]
     prepare_worktree(tree.source, [good], "k", tree.cache, Runner())
-    assert "note: series xdp-good was made on 6.12.100" in capsys.readouterr().out
+    assert "note: series xdp-good was made on 6.12.100" in capsys.readouterr().err
 
 
 def test_no_base_mismatch(tree: Tree) -> None:
@@ -228,7 +228,7 @@ def test_appended_patch_is_applied_on_top(tree: Tree, capsys: pytest.CaptureFixt
     )
     capsys.readouterr()
     both = prepare_worktree(tree.source, [s], "k", tree.cache, Runner())
-    assert "apply: xdp-good: 1 of 2 patches" in capsys.readouterr().out
+    assert "apply: xdp-good: 1 of 2 patches" in capsys.readouterr().err
     assert git(first.path, "rev-parse", "HEAD^") == first.head, "second patch applied on top"
     assert both.head != first.head
     # The same commits as applying both at once: check-patches ends where run starts.
@@ -245,7 +245,7 @@ def test_changed_earlier_patch_resets_to_base(
     other = tree.series("xdp-other", [("xdp: other", {"net/core/other.c": "int other;\n"})])
     capsys.readouterr()
     wt = prepare_worktree(tree.source, [other], "k", tree.cache, Runner())
-    assert "apply: xdp-other: 1 of 1 patches" in capsys.readouterr().out
+    assert "apply: xdp-other: 1 of 1 patches" in capsys.readouterr().err
     assert git(wt.path, "rev-parse", "HEAD^") == tree.base
 
 
@@ -261,7 +261,7 @@ def test_edited_later_patch_keeps_the_earlier_ones(
     patch.write_text(patch.read_text().replace("int xdp_helper(void);", "int xdp_helper(int);"))
     capsys.readouterr()
     second = prepare_worktree(tree.source, stack, "k", tree.cache, Runner())
-    assert "apply: xdp-good: 1 of 2 patches" in capsys.readouterr().out
+    assert "apply: xdp-good: 1 of 2 patches" in capsys.readouterr().err
     assert git(second.path, "rev-parse", "HEAD^") == kept, "first patch's commit kept"
     assert veth.stat().st_mtime_ns == mtime, "a file only the first patch touched is not rewritten"
     assert (second.path / "net/core/xdp_helper.c").read_text() == "int xdp_helper(int);\n"

@@ -11,7 +11,7 @@ import pytest
 from helpers import make_series, patch_text
 
 from harness.bench import Bench, BenchOptions, guest_command, kernels
-from harness.errors import ExitCode, InfraError, UsageError
+from harness.errors import ExitCode, InfraError, MissingDependency, UsageError
 from harness.paths import CacheLayout
 
 
@@ -66,7 +66,7 @@ def bench(harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     )
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     opts = BenchOptions(accel="tcg", timeout=30, boot_timeout=30, results_root=tmp_path / "res")
-    b = Bench(opts, harness_repo, CacheLayout(tmp_path / "cache"))
+    b = Bench(opts, harness_repo, CacheLayout(tmp_path / "cache"), host_check=lambda st: None)
     b.results.mkdir(parents=True)
     for p in b.pipelines.values():
         p.results.mkdir()
@@ -107,9 +107,10 @@ def test_measures_both_kernels_and_reports(
     assert "only the ratios to base mean anything" in table
     assert "| patched, xdp_stats=1 | 3 | 90.0 | 91.0 | 92.0 | 1.137 | 1.139 |" in table
     assert (bench.results / "bench.png").read_bytes().startswith(b"\x89PNG")
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert table in out
-    assert "    bench: run 1 off  test_run   81.0 ns/packet" in out
+    assert "    bench: run 1 off  test_run   81.0 ns/packet" in err  # progress: stderr
+    assert "bench: run 1" not in out
     assert out.rstrip().endswith("OK (exit 0)")
 
 
@@ -186,3 +187,33 @@ def test_execute_reports_a_failed_build(
     assert data["problems"] == ["make failed: see build.log"]
     assert data["verdict"] == "FAIL" and data["samples"] == []
     assert not (bench.results / "table.md").exists()
+
+
+def test_execute_reports_an_unexpected_error_as_infrastructure(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Bench, k: object) -> tuple[Path, Path, Path]:
+        raise ValueError("damaged stamp file")
+
+    monkeypatch.setattr(Bench, "_prepare", broken)
+    assert bench.execute() == ExitCode.INFRA
+    data = json.loads((bench.results / "results.json").read_text())
+    assert data["exit_code"] == 3
+    assert data["problems"][0].startswith("unexpected ValueError: damaged stamp file")
+    assert "_prepare" in (bench.results / "traceback.txt").read_text()
+
+
+def test_execute_checks_every_host_tool_before_building(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepared: list[str] = []
+
+    def missing(stages: object) -> None:
+        raise MissingDependency({"qemu-system-x86_64": "qemu-system-x86"})
+
+    monkeypatch.setattr(Bench, "_prepare", lambda self, k: prepared.append(k.label))
+    bench.host_check = missing
+    assert bench.execute() == ExitCode.INFRA
+    assert prepared == []
+    data = json.loads((bench.results / "results.json").read_text())
+    assert "qemu-system-x86_64 (package qemu-system-x86)" in data["problems"][0]

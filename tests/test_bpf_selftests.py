@@ -394,6 +394,14 @@ def test_build_skipped_when_inputs_unchanged_and_redone_when_not(tree: Path) -> 
     assert not _build(tree, FakeToolchain()).skipped
 
 
+def test_skipped_build_still_writes_the_manifest(tree: Path) -> None:
+    _build(tree, FakeToolchain())
+    manifest = tree.parent / "build" / bs.OUT / "tests.json"
+    manifest.write_text('{"prog_tests": []}\n')  # as an older harness read the tree
+    assert _build(tree, FakeToolchain()).skipped
+    assert read_manifest(manifest) == [Entry("demo", ("demo", "demo_serial"), ("first", "second"))]
+
+
 def test_failing_test_names_the_step_and_log(tree: Path) -> None:
     with pytest.raises(InfraError) as info:
         _build(tree, FakeToolchain(fail="prog_tests/demo.c"))

@@ -76,6 +76,17 @@ def test_compile_error_names_program_and_compiler_output(
 
 def test_no_clang(monkeypatch: pytest.MonkeyPatch, harness_repo: Path, tmp_path: Path) -> None:
     monkeypatch.setattr(bpfprogs, "find_clang", lambda: None)
+    _suite(harness_repo, "baseline", {"xdp_pass.bpf.c": ""})
     with pytest.raises(MissingDependency) as info:
         bpfprogs.compile_suites(harness_repo, ["baseline"], tmp_path, tmp_path / "o", Runner())
     assert info.value.missing == {"clang-19": "clang-19"}
+
+
+def test_suites_without_programs_need_no_clang(
+    monkeypatch: pytest.MonkeyPatch, harness_repo: Path, tmp_path: Path
+) -> None:
+    # The host check says what is missing up front; nothing to compile needs nothing.
+    monkeypatch.setattr(bpfprogs, "find_clang", lambda: None)
+    (harness_repo / "selftests" / "baseline" / "progs").mkdir(parents=True)
+    objs = bpfprogs.compile_suites(harness_repo, ["baseline"], tmp_path, tmp_path / "o", Runner())
+    assert objs == []

@@ -8,7 +8,7 @@ import pytest
 from helpers import script
 
 from harness.build import DEFAULT_STEPS, STAMP, STEPS, ConfigResult, build, configure
-from harness.errors import ExitCode, InfraError, UsageError
+from harness.errors import BrokenBuild, ExitCode, InfraError, UsageError
 from harness.kconfig import config_hash
 from harness.paths import CacheLayout
 from harness.runner import Runner
@@ -133,7 +133,7 @@ def test_build_counts_steps_and_skips_when_unchanged(
     assert (build_dir / STEPS).read_text() == "5"
     assert (build_dir / STAMP).exists()
     assert (build_dir / "ccache-dir").read_text().strip() == str(cache.ccache)
-    assert f"build: ~{DEFAULT_STEPS} steps (estimated)" in capsys.readouterr().out
+    assert f"build: ~{DEFAULT_STEPS} steps (estimated)" in capsys.readouterr().err
 
     again = build(worktree, build_dir, "abc123", cfg, cache, Runner(), log)
     assert again.skipped
@@ -157,7 +157,7 @@ def test_build_failure_names_log_and_errors(
         "exit 2\n",
     )
     log = tmp_path / "build.log"
-    with pytest.raises(InfraError) as info:
+    with pytest.raises(BrokenBuild) as info:
         build(
             worktree,
             tmp_path / "build",
@@ -168,13 +168,65 @@ def test_build_failure_names_log_and_errors(
             log,
         )
     err = info.value
-    assert err.exit_code == ExitCode.INFRA
+    # a compiler error in the code: the series' fault (exit 2), not the machine's
+    assert err.exit_code == ExitCode.USAGE
     assert err.problem.startswith("kernel build failed (make exit 2) after ")
     assert f"log: {log}" in err.problem
     assert "veth.c:1214:23: error: 'rq' undeclared" in err.problem
     assert "drivers/net/veth.o] Error 1" in err.problem
     assert err.fix is not None
     assert "incremental" in err.fix
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "ld: vmlinux.o: in function `xdp_x': net/core/xdp.c:12: undefined reference to `y'",
+        'ERROR: modpost: "xdp_y" [drivers/net/veth.ko] undefined!',
+        "make[4]: *** No rule to make target 'net/core/xdp_stats.o', needed by 'net/core/'.",
+        "net/core/xdp.h:3:10: fatal error: xdp_stats.h: No such file or directory",
+    ],
+)
+def test_linker_and_kbuild_errors_are_the_series_fault(
+    fake_path: Path, worktree: Path, tmp_path: Path, output: str
+) -> None:
+    script(fake_path / "make", f"cat <<'EOF'\n{output}\nEOF\nexit 2\n")
+    cfg, cache = _cfg(tmp_path), CacheLayout(tmp_path)
+    with pytest.raises(BrokenBuild):
+        build(worktree, tmp_path / "build", "abc", cfg, cache, Runner(), tmp_path / "b.log")
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        # the OOM killer took cc1: a compiler error follows, but the machine is at fault
+        "gcc: fatal error: Killed signal terminated program cc1\n"
+        "net/core/dev.c:1:1: error: cannot write output",
+        "net/core/dev.c:1:1: fatal error: error writing to /tmp/cc1.s: No space left on device",
+        "during RTL pass: expand\nnet/core/dev.c:9:1: internal compiler error: Segmentation fault",
+        "make: *** [Makefile:224: __sub-make] Error 2",  # no diagnostic at all
+    ],
+)
+def test_a_build_failing_for_the_machine_is_infrastructure(
+    fake_path: Path, worktree: Path, tmp_path: Path, output: str
+) -> None:
+    script(fake_path / "make", f"cat <<'EOF'\n{output}\nEOF\nexit 2\n")
+    cfg, cache = _cfg(tmp_path), CacheLayout(tmp_path)
+    with pytest.raises(InfraError) as info:
+        build(worktree, tmp_path / "build", "abc", cfg, cache, Runner(), tmp_path / "b.log")
+    assert info.value.exit_code == ExitCode.INFRA
+    assert not isinstance(info.value, BrokenBuild)
+
+
+def test_make_killed_by_a_signal_is_infrastructure(
+    fake_path: Path, worktree: Path, tmp_path: Path
+) -> None:
+    script(fake_path / "make", 'echo "x.c:1:1: error: y"\nkill -9 $$\n')
+    cfg, cache = _cfg(tmp_path), CacheLayout(tmp_path)
+    with pytest.raises(InfraError) as info:
+        build(worktree, tmp_path / "build", "abc", cfg, cache, Runner(), tmp_path / "b.log")
+    assert info.value.exit_code == ExitCode.INFRA
+    assert "make exit -9" in info.value.problem
 
 
 def test_build_without_bzimage(fake_path: Path, worktree: Path, tmp_path: Path) -> None:

@@ -49,6 +49,19 @@ def test_list(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ]
 
 
+def test_list_names_the_bpf_selftests(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with (repo / "patches/baseline/series.toml").open("a") as f:
+        f.write('bpf-selftests = ["xdp_attach", "test_xdp_veth"]\n')
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:4] == [
+        "  base 6.12.117; depends on: none; config: base.config; selftests: baseline",
+        "  bpf-selftests: xdp_attach, test_xdp_veth",
+        "  (no patches)",
+    ]
+    assert sum("bpf-selftests" in line for line in out) == 1
+
+
 def test_list_reports_a_broken_manifest(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "patches" / "xdp-meta" / "series.toml").write_text('name = "other"\n')
     assert main(["list"]) == 2

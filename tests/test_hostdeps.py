@@ -94,7 +94,7 @@ def test_find_clang_prefers_clang_19() -> None:
 
 
 def test_every_requirement_has_a_package_and_a_stage() -> None:
-    stages = {"source", "build", "boot", "test"}
+    stages = {"source", "build", "boot", "test", "checkpatch"}
     for r in REQUIREMENTS:
         assert r.package
         assert r.stages

@@ -83,7 +83,7 @@ def test_echo_shows_splats_and_test_lines_only(
         "harness-guest: pytest exit 0",
     ):
         p._echo(line)
-    assert capsys.readouterr().out.splitlines() == [
+    assert capsys.readouterr().err.splitlines() == [
         "    KERNEL| [   14.202114] WARNING: CPU: 1 PID: 412 at net/core/filter.c:4466 f+0x1/0x2",
         "    selftests/baseline/test_veth.py::test_xdp_pass PASSED",
     ]

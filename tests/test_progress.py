@@ -11,7 +11,7 @@ def test_ten_percent_lines(capsys: pytest.CaptureFixture[str]) -> None:
     with StepProgress("build", 20, estimated=True) as bar:
         for i in range(20):
             bar.step(f"CC kernel/f{i}.o")
-    lines = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "build: ~20 steps (estimated)"
     pcts = [int(ln.split(":")[1].split("%")[0]) for ln in lines[1:]]
     assert pcts == [10, 20, 30, 40, 50, 60, 70, 80, 90]
@@ -23,6 +23,6 @@ def test_more_steps_than_estimated(capsys: pytest.CaptureFixture[str]) -> None:
         for _ in range(5):
             bar.step("CC x.o")
         assert bar.total == 5
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out.splitlines()[0] == "build: ~2 steps"
     assert "100%" not in out

@@ -55,7 +55,7 @@ def test_tree_source_mirrors_head(tmp_path: Path, capsys: pytest.CaptureFixture[
     again = tree_source(tree, cache, Runner())
     assert again.commit == newer
     assert again.source_id == src.source_id
-    assert "has uncommitted changes; only its HEAD" in capsys.readouterr().out
+    assert "has uncommitted changes; only its HEAD" in capsys.readouterr().err
 
 
 def test_tree_source_errors(tmp_path: Path) -> None:

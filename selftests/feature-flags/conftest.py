@@ -1,8 +1,13 @@
-"""Fixtures of the feature-flags suite: topologies, netdev queries, netdevsim, sysctl.
+"""Fixtures of the feature-flags suite: topologies, netdevsim, links, bpftool.
 
 The netdevsim device is created once per test module (``nsim_device``);
 ``nsim`` hands it to a test and, at teardown, detaches whatever the test
-left attached and puts the advertised features back to netdevsim's default.
+left attached, puts the advertised features back to netdevsim's default and
+lets the driver take native programs again.
+
+Locks (kernel/bpf/xdp_features.c) live in maps and programs, never in a
+device, and are never dropped: tests load their objects afresh (load_bpf),
+so every test starts with unlocked maps and programs.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
-from ffcommon import ENFORCE_SYSCTL, NSIM_DEFAULT_FEATURES, Nsim
+from ffcommon import FREPLACE_FUNCTION, NSIM_DEFAULT_FEATURES, FreplaceFn, Nsim, NsimLinkFn
 from xdplib import netdevsim, topology, xdp_attach
+from xdplib.bpflink import FreplaceLink, XdpLink
+from xdplib.bpfobj import BpfObject
 from xdplib.netns import NetNS
 from xdplib.tracefs import TraceInstance
 from xdplib.xdp_attach import XdpMode
@@ -63,6 +70,7 @@ def nsim(nsim_device: Nsim) -> Iterator[Nsim]:
         f"{nsim_device.port} should start a test with nothing attached: {state}"
     )
     yield nsim_device
+    nsim_device.accept_native(True)  # first: with N the driver refuses detaching too
     state = nsim_device.state()
     for mode in (XdpMode.NATIVE, XdpMode.GENERIC, XdpMode.OFFLOAD):
         if state.prog_id_for(mode):
@@ -71,21 +79,40 @@ def nsim(nsim_device: Nsim) -> Iterator[Nsim]:
 
 
 @pytest.fixture
-def enforce_sysctl() -> Iterator[Callable[[int], None]]:
-    """``enforce_sysctl(1)`` sets net.core.xdp_enforce_features; 0 again at teardown.
+def nsim_link(nsim: Nsim) -> Iterator[NsimLinkFn]:
+    """``nsim_link(prog_fd, flags)``: an XDP link on the netdevsim port, closed at teardown.
 
-    The sysctl is global: left at 1 it would change every later native attach.
+    Closed before ``nsim`` cleans up: netlink cannot detach a link's program.
     """
+    links: list[XdpLink] = []
 
-    def _set(value: int) -> None:
-        ENFORCE_SYSCTL.write_text(f"{value}\n")
-        now = ENFORCE_SYSCTL.read_text().strip()
-        assert now == str(value), f"{ENFORCE_SYSCTL} reads {now!r} after writing {value}"
+    def _make(prog_fd: int, flags: int) -> XdpLink:
+        link = XdpLink(prog_fd, nsim.port.ifindex, flags)
+        links.append(link)
+        return link
 
-    try:
-        yield _set
-    finally:
-        ENFORCE_SYSCTL.write_text("0\n")
+    yield _make
+    for link in reversed(links):
+        link.close()
+
+
+@pytest.fixture
+def attach_extension() -> Iterator[FreplaceFn]:
+    """``attach_extension(obj, prog, target_fd, function="ff_stage")``: attach the
+    extension program ``prog`` of ``obj`` in place of the dispatcher's
+    ``function``; the link is destroyed (the extension detached) at teardown."""
+    links: list[FreplaceLink] = []
+
+    def _attach(
+        obj: BpfObject, prog: str, target_fd: int, function: str = FREPLACE_FUNCTION
+    ) -> FreplaceLink:
+        link = FreplaceLink(obj, prog, target_fd, function)
+        links.append(link)
+        return link
+
+    yield _attach
+    for link in reversed(links):
+        link.close()
 
 
 @pytest.fixture

@@ -1,11 +1,12 @@
 """What the feature-flags series adds, as the tests of its suite see it.
 
-Sources (the series on 6.12): include/uapi/linux/if_link.h
+Sources (the v2 series on 6.12): include/uapi/linux/if_link.h
 (XDP_FLAGS_ENFORCE_FEATURES), include/uapi/linux/bpf.h (struct
-bpf_prog_info.xdp_features), kernel/bpf/syscall.c (fdinfo "xdp_features:"),
-net/core/dev.c dev_xdp_check_features() (the extack), net/core/
-sysctl_net_core.c (net.core.xdp_enforce_features), drivers/net/netdevsim/
-bpf.c (debugfs ports/<n>/xdp_features).
+bpf_prog_info.xdp_features, BPF_F_XDP_ENFORCE_FEATURES), kernel/bpf/
+syscall.c (fdinfo "xdp_features:", "xdp_features_allowed:",
+"owner_xdp_features_allowed:"), net/core/dev.c dev_xdp_enforce_begin() and
+dev_xdp_attach() (the extacks), kernel/bpf/xdp_features.c (what an enforced attach reaches, and
+the locks), drivers/net/netdevsim/bpf.c (debugfs ports/<n>/xdp_features).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import re
 import select
 import socket
 import struct
@@ -22,11 +22,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import pytest
 from pyroute2 import NetlinkError
 from xdplib import xdp_attach
+from xdplib.bpflink import FreplaceLink, XdpLink
 from xdplib.bpfobj import BpfError, BpfObject, libbpf, prog_id
+from xdplib.fdinfo import fdinfo_values
 from xdplib.netdev_genl import XDP_ACT_NAMES, NetdevGenl, NetdevInfo
 from xdplib.netdevsim import NetdevsimDevice
 from xdplib.netns import Port
@@ -50,9 +53,38 @@ SINGLE_FEATURES = (BASIC, REDIRECT, NDO_XMIT, XSK_ZEROCOPY, HW_OFFLOAD, RX_SG, N
 # netdevsim's nsim_create() sets only hw-offload; the series keeps that default.
 NSIM_DEFAULT_FEATURES = HW_OFFLOAD
 
-ENFORCE_SYSCTL = Path("/proc/sys/net/core/xdp_enforce_features")
-
+# net/core/dev.c dev_xdp_enforce_begin(): the program's own features, and
+# what it reaches (tail call targets, extensions; kernel/bpf/xdp_features.c).
 LACKS_PREFIX = "XDP program needs features the device lacks: "
+REACH_PREFIX = "XDP tail calls or extensions need features the device lacks: "
+# dev_xdp_attach(): the flag with XDP_FLAGS_SKB_MODE or XDP_FLAGS_HW_MODE (EINVAL)
+NATIVE_ONLY = "XDP feature enforcement is for native mode only"
+
+# include/uapi/linux/bpf.h, BPF_PROG_LOAD flags
+BPF_F_XDP_DEV_BOUND_ONLY = 1 << 6
+BPF_F_XDP_ENFORCE_FEATURES = 1 << 8  # new with the series
+
+# progs/xdp_dispatcher.bpf.c's global functions, which the extensions replace
+FREPLACE_FUNCTION = "ff_stage"
+FREPLACE_FUNCTION2 = "ff_stage2"
+
+# The fixtures' factories (conftest.py): nsim_link(prog_fd, flags), and
+# attach_extension(obj, prog, target_fd[, function]) below.
+NsimLinkFn = Callable[[int, int], XdpLink]
+
+
+class FreplaceFn(Protocol):
+    def __call__(
+        self, obj: BpfObject, prog: str, target_fd: int, function: str = FREPLACE_FUNCTION
+    ) -> FreplaceLink: ...
+
+
+# fdinfo keys (kernel/bpf/syscall.c)
+FDINFO_FEATURES = "xdp_features"  # programs: what the program needs
+# The locks: what the program, or the programs a prog_array holds, may need at
+# most; printed once an enforced attach installed the program, or reached the map.
+FDINFO_PROG_LOCK = "xdp_features_allowed"
+FDINFO_MAP_LOCK = "owner_xdp_features_allowed"
 
 # enum bpf_func_id (include/uapi/linux/bpf.h)
 BPF_FUNC_REDIRECT = 23
@@ -70,8 +102,13 @@ def describe(mask: int) -> str:
 
 
 def lacks_message(missing: int) -> str:
-    """The extack dev_xdp_check_features() sets for these missing bits."""
+    """The extack of a program needing these missing bits itself."""
     return LACKS_PREFIX + ", ".join(feature_names(missing))
+
+
+def reach_message(missing: int) -> str:
+    """The extack of tail calls or extensions needing these missing bits."""
+    return REACH_PREFIX + ", ".join(feature_names(missing))
 
 
 def write_errno(path: Path, text: str) -> int:
@@ -86,13 +123,24 @@ def write_errno(path: Path, text: str) -> int:
     return 0
 
 
-_FDINFO_LINE = re.compile(r"^xdp_features:\t(?P<value>\S*)$", re.MULTILINE)
+def fdinfo_lock(fd: int, key: str) -> int | None:
+    """The mask of the fd's one ``key:`` fdinfo line (FDINFO_PROG_LOCK or
+    FDINFO_MAP_LOCK); None when the kernel printed none."""
+    values = fdinfo_values(fd, key)
+    assert len(values) <= 1, f"fd {fd}: fdinfo has {len(values)} {key!r} lines: {values}"
+    return int(values[0], 0) if values else None
 
 
-def fdinfo_xdp_features(prog_fd: int) -> list[str]:
-    """The values of every ``xdp_features:`` line in the program fd's fdinfo."""
-    text = Path(f"/proc/self/fdinfo/{prog_fd}").read_text()
-    return [m["value"] for m in _FDINFO_LINE.finditer(text)]
+def lock_text(lock: int | None) -> str:
+    return "no lock" if lock is None else f"locked to {describe(lock)}"
+
+
+def assert_lock(fd: int, key: str, expected: int | None, what: str) -> None:
+    """The fd's fdinfo shows ``key`` with exactly ``expected`` (None: no such line)."""
+    got = fdinfo_lock(fd, key)
+    assert got == expected, (
+        f"{what}: fdinfo {key!r} should show {lock_text(expected)}, shows {lock_text(got)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -110,13 +158,16 @@ def prog_info_layout(obj: BpfObject) -> ProgInfoLayout:
     return ProgInfoLayout(*struct.unpack("III", raw))
 
 
-def prog_info(prog_fd: int, buf_len: int = 1024) -> bytes:
+def prog_info(prog_fd: int, buf_len: int = 1024, poke: dict[int, int] | None = None) -> bytes:
     """bpf_obj_get_info_by_fd() into a zeroed buffer of ``buf_len`` bytes.
 
-    The kernel copies min(buf_len, sizeof(its struct bpf_prog_info)) bytes
-    and reports that length; the bytes it filled are returned.
+    ``poke`` puts nonzero bytes in first: {offset: byte value}. The kernel
+    copies min(buf_len, sizeof(its struct bpf_prog_info)) bytes and reports
+    that length; the bytes it filled are returned.
     """
     buf = (ctypes.c_uint8 * buf_len)()
+    for offset, value in (poke or {}).items():
+        buf[offset] = value
     length = ctypes.c_uint32(buf_len)
     ret = libbpf().bpf_obj_get_info_by_fd(prog_fd, buf, ctypes.byref(length))
     if ret != 0:
@@ -182,8 +233,22 @@ class Nsim:
             f"xdp-features {describe(reported)} for {self.port}"
         )
 
+    @property
+    def native_knob(self) -> Path:
+        """debugfs ports/0/bpf_xdpdrv_accept: N makes the driver refuse native programs."""
+        return self.dev.port_debugfs(0) / "bpf_xdpdrv_accept"
+
+    def accept_native(self, accept: bool) -> None:
+        self.native_knob.write_text("Y\n" if accept else "N\n")
+        now = self.native_knob.read_text().strip()
+        assert now == ("Y" if accept else "N"), f"{self.native_knob} reads {now!r}"
+
     def state(self) -> xdp_attach.XdpState:
         return xdp_attach.query(self.port.ns.ipr, self.port.ifindex)
+
+
+# "netdevsim: " + the driver's message, when bpf_xdpdrv_accept is N
+NSIM_NATIVE_REFUSED = "netdevsim: driver XDP disabled in DebugFS"
 
 
 def link_failure_messages(trace: TraceInstance) -> list[str]:
@@ -240,6 +305,113 @@ def attach_accepted(port: Port, prog_fd: int, mode: XdpMode, flags: int = 0, wha
         f"{state}"
     )
     return expected
+
+
+def enforced_request(
+    port: Port,
+    prog_fd: int,
+    mode: XdpMode = XdpMode.NATIVE,
+    flags: int = 0,
+    expected_fd: int | None = None,
+) -> Callable[[], None]:
+    """An IFLA_XDP attach with XDP_FLAGS_ENFORCE_FEATURES (and ``flags``), to run later."""
+    return lambda: xdp_attach.attach(
+        port.ns.ipr,
+        port.ifindex,
+        prog_fd,
+        mode,
+        extra_flags=XDP_FLAGS_ENFORCE_FEATURES | flags,
+        expected_fd=expected_fd,
+    )
+
+
+def enforced_refused(
+    port: Port,
+    prog_fd: int,
+    code: int,
+    extack: str | None,
+    mode: XdpMode = XdpMode.NATIVE,
+    flags: int = 0,
+    expected_fd: int | None = None,
+) -> NetlinkError:
+    """An enforced attach that must fail with ``code`` and exactly ``extack``, changing nothing."""
+    return refused(port, enforced_request(port, prog_fd, mode, flags, expected_fd), code, extack)
+
+
+def attach_enforced(port: Port, prog_fd: int, what: str, mode: XdpMode = XdpMode.NATIVE) -> int:
+    """An enforced attach that must succeed; returns the program id."""
+    return attach_accepted(port, prog_fd, mode, XDP_FLAGS_ENFORCE_FEATURES, f"{what}, enforced")
+
+
+def bpf_refused(call: Callable[[], object], code: int, what: str) -> BpfError:
+    """A bpf(2) operation (through libbpf) that must fail with errno ``code``."""
+    with pytest.raises(BpfError) as exc:
+        call()
+    got = exc.value.errno or 0
+    assert got == code, f"{what}: expected {errname(code)}, got {errname(got)}: {exc.value}"
+    return exc.value
+
+
+class ProgArrays:
+    """A loaded object whose prog_arrays a test fills, by map and program name."""
+
+    def __init__(self, obj: BpfObject) -> None:
+        self.obj = obj
+
+    def fd(self, prog: str) -> int:
+        return self.obj.prog_fd(prog)
+
+    def map_fd(self, table: str) -> int:
+        return self.obj.map_fd(table)
+
+    def insert(self, table: str, slot: int, prog: str) -> None:
+        self.obj.map_update(table, struct.pack("I", slot), struct.pack("I", self.fd(prog)))
+
+    def insert_refused(self, table: str, slot: int, prog: str) -> None:
+        """The insert must fail with EOPNOTSUPP and leave the slot as it was."""
+        before = self.slot(table, slot)
+        bpf_refused(
+            lambda: self.insert(table, slot, prog),
+            errno.EOPNOTSUPP,
+            f"inserting {prog} into {table}[{slot}] ({lock_text(self.lock(table))})",
+        )
+        after = self.slot(table, slot)
+        assert after == before, f"refused insert changed {table}[{slot}]: {before} -> {after}"
+
+    def insert_accepted(self, table: str, slot: int, prog: str) -> None:
+        """The insert must succeed: the slot then holds the program."""
+        try:
+            self.insert(table, slot, prog)
+        except BpfError as e:
+            raise AssertionError(
+                f"inserting {prog} into {table}[{slot}] ({lock_text(self.lock(table))}) "
+                f"should be accepted, got {errname(e.errno or 0)}"
+            ) from e
+        got, want = self.slot(table, slot), prog_id(self.fd(prog))
+        assert got == want, f"{table}[{slot}] holds prog id {got} after inserting {prog} ({want})"
+
+    def slot(self, table: str, slot: int) -> int | None:
+        """Program id in a slot (a prog_array lookup from user space yields the id)."""
+        try:
+            raw = self.obj.map_lookup(table, struct.pack("I", slot), 4)
+        except BpfError as e:
+            if e.errno == errno.ENOENT:
+                return None
+            raise
+        return int(struct.unpack("I", raw)[0])
+
+    def lock(self, table: str) -> int | None:
+        """The map's owner_xdp_features_allowed, None while it is not locked."""
+        return fdinfo_lock(self.map_fd(table), FDINFO_MAP_LOCK)
+
+    def assert_locks(self, expected: dict[str, int | None], what: str) -> None:
+        """Each named map is locked to exactly its mask (None: not locked)."""
+        got = {table: self.lock(table) for table in expected}
+        assert got == expected, (
+            f"{what}: expected locks "
+            f"{ {t: lock_text(v) for t, v in expected.items()} }, fdinfo shows "
+            f"{ {t: lock_text(v) for t, v in got.items()} }"
+        )
 
 
 # include/uapi/linux/netdev.h

@@ -29,6 +29,7 @@ from ffcommon import (
     RX_SG,
     XDP_FLAGS_ENFORCE_FEATURES,
     Nsim,
+    enforced_refused,
     errname,
     link_failure_messages,
     refused,
@@ -76,10 +77,6 @@ def devnull_fd() -> Iterator[int]:
     os.close(fd)
 
 
-def _attach_fn(port: Port, fd: int, mode: XdpMode) -> Callable[[], None]:
-    return lambda: xdp_attach.attach(port.ns.ipr, port.ifindex, fd, mode, extra_flags=ENFORCE)
-
-
 @UNKNOWN_BITS
 @each_mode
 def test_unknown_flag_bits_are_einval(
@@ -92,18 +89,18 @@ def test_unknown_flag_bits_are_einval(
 
 @each_mode
 def test_closed_fd_with_enforce_is_ebadf(bare_nsim: Nsim, mode: XdpMode) -> None:
-    refused(bare_nsim.port, _attach_fn(bare_nsim.port, _closed_fd(), mode), errno.EBADF)
+    enforced_refused(bare_nsim.port, _closed_fd(), errno.EBADF, None, mode)
 
 
 @each_mode
 def test_non_bpf_fd_with_enforce_is_einval(bare_nsim: Nsim, devnull_fd: int, mode: XdpMode) -> None:
-    refused(bare_nsim.port, _attach_fn(bare_nsim.port, devnull_fd, mode), errno.EINVAL)
+    enforced_refused(bare_nsim.port, devnull_fd, errno.EINVAL, None, mode)
 
 
 @each_mode
 def test_map_fd_with_enforce_is_einval(bare_nsim: Nsim, load_bpf: LoadFn, mode: XdpMode) -> None:
     map_fd = load_bpf("xdp_redirect_map").map_fd("tx_port")
-    refused(bare_nsim.port, _attach_fn(bare_nsim.port, map_fd, mode), errno.EINVAL)
+    enforced_refused(bare_nsim.port, map_fd, errno.EINVAL, None, mode)
 
 
 @each_mode
@@ -112,7 +109,7 @@ def test_socket_filter_with_enforce_is_einval(
 ) -> None:
     """Not an XDP program (it needs no feature, 0): refused for its type, as before."""
     fd = load_bpf("not_xdp").prog_fd("sock_filter_accept_all")
-    refused(bare_nsim.port, _attach_fn(bare_nsim.port, fd, mode), errno.EINVAL)
+    enforced_refused(bare_nsim.port, fd, errno.EINVAL, None, mode)
 
 
 def test_closed_expected_fd_with_enforce_is_ebadf(bare_nsim: Nsim, load_bpf: LoadFn) -> None:
@@ -121,17 +118,8 @@ def test_closed_expected_fd_with_enforce_is_ebadf(bare_nsim: Nsim, load_bpf: Loa
     xdp_attach.attach(p.ns.ipr, p.ifindex, old_fd, XdpMode.NATIVE)
     new_fd = load_bpf("xdp_drop").prog_fd("xdp_drop")
     closed_fd = _closed_fd()
-    refused(
-        p,
-        lambda: xdp_attach.attach(
-            p.ns.ipr,
-            p.ifindex,
-            new_fd,
-            XdpMode.NATIVE,
-            extra_flags=XDP_FLAGS_REPLACE | ENFORCE,
-            expected_fd=closed_fd,
-        ),
-        errno.EBADF,
+    enforced_refused(
+        p, new_fd, errno.EBADF, None, XdpMode.NATIVE, XDP_FLAGS_REPLACE, expected_fd=closed_fd
     )
 
 

@@ -12,7 +12,10 @@ advertising nothing fails with EOPNOTSUPP and the feature extack instead
 of veth's ENOSPC. Not enforced, veth refuses as before.
 
 lo has no ndo_bpf: a native attach fails before any feature check, with
-the core's "Underlying driver does not support XDP in native mode".
+the core's "Underlying driver does not support XDP in native mode"; with no
+mode flag the core falls back to generic mode, where the flag is ignored.
+With XDP_FLAGS_SKB_MODE the flag is EINVAL ("XDP feature enforcement is
+for native mode only"), on any device.
 """
 
 from __future__ import annotations
@@ -23,17 +26,21 @@ from collections.abc import Callable
 import pytest
 from ffcommon import (
     BASIC,
+    FDINFO_PROG_LOCK,
+    NATIVE_ONLY,
     REDIRECT,
     RX_SG,
     XDP_FLAGS_ENFORCE_FEATURES,
+    assert_lock,
     attach_accepted,
     describe,
+    enforced_refused,
     lacks_message,
     refused,
 )
 from pyroute2.ethtool import Ethtool
 from xdplib import xdp_attach
-from xdplib.bpfobj import BpfObject
+from xdplib.bpfobj import BpfObject, prog_id
 from xdplib.netdev_genl import NetdevInfo
 from xdplib.netns import NetNS, Port, create_veth, inside
 from xdplib.topology import VethPair
@@ -48,8 +55,8 @@ VETH_ENOSPC_EXTACK = "veth: XDP expects number of rx queues not less than peer t
 PROGRAMS = {
     "xdp_pass": BASIC,
     "xdp_redirect_map": BASIC | REDIRECT,
-    "xdp_pass_frags": BASIC | RX_SG,
-    "xdp_redirect_frags": BASIC | REDIRECT | RX_SG,
+    "xdp_pass_frags": BASIC,  # xdp.frags needs no rx-sg (v2)
+    "xdp_redirect_frags": BASIC | REDIRECT,
 }
 each_program = pytest.mark.parametrize("stem", list(PROGRAMS))
 
@@ -115,12 +122,7 @@ def test_enforced_native_refused_on_veth_without_features(
     starved_veth: Port, load_bpf: LoadFn, stem: str
 ) -> None:
     b, fd = starved_veth, _fd(load_bpf, stem)
-    refused(
-        b,
-        lambda: xdp_attach.attach(b.ns.ipr, b.ifindex, fd, XdpMode.NATIVE, extra_flags=ENFORCE),
-        errno.EOPNOTSUPP,
-        lacks_message(PROGRAMS[stem]),
-    )
+    enforced_refused(b, fd, errno.EOPNOTSUPP, lacks_message(PROGRAMS[stem]))
 
 
 def test_not_enforced_native_still_refused_by_veth(starved_veth: Port, load_bpf: LoadFn) -> None:
@@ -133,12 +135,12 @@ def test_not_enforced_native_still_refused_by_veth(starved_veth: Port, load_bpf:
     )
 
 
-def test_enforced_generic_accepted_on_veth_without_features(
+def test_enforced_generic_is_einval_on_veth_without_features(
     starved_veth: Port, load_bpf: LoadFn
 ) -> None:
-    attach_accepted(
-        starved_veth, _fd(load_bpf, "xdp_redirect_map"), XdpMode.GENERIC, ENFORCE, "redirect"
-    )
+    fd = _fd(load_bpf, "xdp_redirect_map")
+    enforced_refused(starved_veth, fd, errno.EINVAL, NATIVE_ONLY, XdpMode.GENERIC)
+    attach_accepted(starved_veth, fd, XdpMode.GENERIC, what="xdp_redirect_map, generic")
 
 
 @each_program
@@ -164,12 +166,7 @@ def test_enforced_native_refused_after_features_drop_at_run_time(
         f"got {describe(features)}"
     )
     fd = _fd(load_bpf, "xdp_pass")
-    refused(
-        b,
-        lambda: xdp_attach.attach(b.ns.ipr, b.ifindex, fd, XdpMode.NATIVE, extra_flags=ENFORCE),
-        errno.EOPNOTSUPP,
-        lacks_message(BASIC),
-    )
+    enforced_refused(b, fd, errno.EOPNOTSUPP, lacks_message(BASIC))
 
 
 def test_enforced_native_accepted_once_features_are_back(
@@ -191,16 +188,28 @@ def test_enforced_native_on_loopback_keeps_driver_refusal(
 ) -> None:
     lo = Port.lookup(make_netns(), "lo")
     fd = _fd(load_bpf, "xdp_pass")
-    refused(
-        lo,
-        lambda: xdp_attach.attach(lo.ns.ipr, lo.ifindex, fd, XdpMode.NATIVE, extra_flags=ENFORCE),
-        errno.EOPNOTSUPP,
-        "Underlying driver does not support XDP in native mode",
+    enforced_refused(
+        lo, fd, errno.EOPNOTSUPP, "Underlying driver does not support XDP in native mode"
     )
 
 
-def test_enforced_generic_on_loopback_accepted(
+def test_enforced_generic_on_loopback_is_einval(
     make_netns: Callable[[], NetNS], load_bpf: LoadFn
 ) -> None:
     lo = Port.lookup(make_netns(), "lo")
-    attach_accepted(lo, _fd(load_bpf, "xdp_pass"), XdpMode.GENERIC, ENFORCE, "xdp_pass on lo")
+    enforced_refused(lo, _fd(load_bpf, "xdp_pass"), errno.EINVAL, NATIVE_ONLY, XdpMode.GENERIC)
+
+
+def test_enforce_without_mode_on_loopback_falls_back_to_generic(
+    make_netns: Callable[[], NetNS], load_bpf: LoadFn
+) -> None:
+    """No mode flag and no ndo_bpf: generic mode (dev_xdp_mode()), where the flag is
+    ignored: accepted on a device advertising nothing, and nothing locked."""
+    lo = Port.lookup(make_netns(), "lo")
+    fd = _fd(load_bpf, "xdp_redirect_map")
+    xdp_attach.set_xdp_fd(lo.ns.ipr, lo.ifindex, fd, ENFORCE)
+    state = xdp_attach.query(lo.ns.ipr, lo.ifindex)
+    assert state.attached == XdpMode.GENERIC.attached and state.skb_prog_id == prog_id(fd), (
+        f"xdp_redirect_map with only the flag should run in generic mode on {lo}: {state}"
+    )
+    assert_lock(fd, FDINFO_PROG_LOCK, None, "xdp_redirect_map, generic on lo")

@@ -1,16 +1,20 @@
 """Which attachments the feature check refuses, on a netdevsim device.
 
-net/core/dev.c dev_xdp_check_features() (patch 4): in native mode, when
-the request carries XDP_FLAGS_ENFORCE_FEATURES (or the sysctl is set), a
-program needing features missing from dev->xdp_features is refused with
-EOPNOTSUPP and the extack "XDP program needs features the device lacks: "
-followed by the missing features' netdev names, lowest bit first, joined by
-", ". Generic mode is never checked; without enforcement nothing changes.
+net/core/dev.c dev_xdp_enforce_begin() (patch 4): in native mode, when the
+request carries XDP_FLAGS_ENFORCE_FEATURES, a program needing features
+missing from dev->xdp_features is refused with EOPNOTSUPP and the extack
+"XDP program needs features the device lacks: " followed by the missing
+features' netdev names, lowest bit first, joined by ", ". The flag is for
+native mode only: with XDP_FLAGS_SKB_MODE or XDP_FLAGS_HW_MODE it is EINVAL,
+"XDP feature enforcement is for native mode only" (dev_xdp_attach()).
+Without enforcement nothing changes. Since v2 xdp.frags programs need no
+rx-sg: on a device without it they are accepted.
 
 The device advertises what debugfs ports/0/xdp_features is set to (patch
 5); every case sets it, and checks the netdev family reports it, first.
 Every combination of program x advertised features x enforcement x mode is
-a case: the refused ones in one test, the accepted ones in another.
+a case: the refused ones (for the features, or for the mode) in one test,
+the accepted ones in another.
 """
 
 from __future__ import annotations
@@ -19,19 +23,24 @@ import errno
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from ffcommon import (
     ALL_FEATURES,
     BASIC,
+    FDINFO_PROG_LOCK,
+    NATIVE_ONLY,
     NSIM_DEFAULT_FEATURES,
     REDIRECT,
-    RX_SG,
     SINGLE_FEATURES,
     XDP_FLAGS_ENFORCE_FEATURES,
     Nsim,
+    assert_lock,
     attach_accepted,
+    attach_enforced,
     describe,
+    enforced_refused,
     feature_names,
     lacks_message,
     refused,
@@ -55,8 +64,8 @@ class Program:
 PROGRAMS = (
     Program("xdp_pass", BASIC),
     Program("xdp_redirect_map", BASIC | REDIRECT),
-    Program("xdp_pass_frags", BASIC | RX_SG),
-    Program("xdp_redirect_frags", BASIC | REDIRECT | RX_SG),
+    Program("xdp_pass_frags", BASIC),
+    Program("xdp_redirect_frags", BASIC | REDIRECT),
 )
 DEVICE_FEATURES = (ALL_FEATURES, 0, *SINGLE_FEATURES)
 
@@ -77,8 +86,13 @@ class Case:
         return self.program.needs & ~self.device
 
     @property
-    def refused(self) -> bool:
-        return self.enforced and self.mode is XdpMode.NATIVE and bool(self.missing)
+    def refusal(self) -> tuple[int, str] | None:
+        """(errno, extack) of a refused case; None when the attach is accepted."""
+        if not self.enforced:
+            return None
+        if self.mode is not XdpMode.NATIVE:
+            return errno.EINVAL, NATIVE_ONLY
+        return (errno.EOPNOTSUPP, lacks_message(self.missing)) if self.missing else None
 
     def __str__(self) -> str:
         if self.device == ALL_FEATURES:
@@ -95,8 +109,8 @@ CASES = [
         PROGRAMS, DEVICE_FEATURES, (True, False), BOTH_MODES
     )
 ]
-REFUSED = [c for c in CASES if c.refused]
-ACCEPTED = [c for c in CASES if not c.refused]
+REFUSED = [c for c in CASES if c.refusal]
+ACCEPTED = [c for c in CASES if not c.refusal]
 
 
 @pytest.fixture(scope="module")
@@ -117,15 +131,11 @@ def prog_fds() -> Iterator[dict[str, int]]:
 
 @pytest.mark.parametrize("case", REFUSED, ids=str)
 def test_refused(nsim: Nsim, prog_fds: dict[str, int], netdev_info: InfoFn, case: Case) -> None:
+    assert case.refusal is not None
     nsim.advertise(case.device, netdev_info)
     p = nsim.port
     fd = prog_fds[case.program.stem]
-    refused(
-        p,
-        lambda: xdp_attach.attach(p.ns.ipr, p.ifindex, fd, case.mode, extra_flags=case.flags),
-        errno.EOPNOTSUPP,
-        lacks_message(case.missing),
-    )
+    enforced_refused(p, fd, *case.refusal, case.mode)
     state = nsim.state()
     assert state.attached == xdp_attach.XDP_ATTACHED_NONE, (
         f"{case.program.stem} needing {describe(case.program.needs)} was refused on a device "
@@ -150,10 +160,13 @@ def test_accepted(nsim: Nsim, prog_fds: dict[str, int], netdev_info: InfoFn, cas
     assert state.attached == xdp_attach.XDP_ATTACHED_NONE, f"after detach {p} reports {state}"
 
 
-def test_matrix_has_both_outcomes() -> None:
-    """The case lists are computed: make sure neither collapsed to nothing."""
-    assert (len(REFUSED), len(ACCEPTED)) == (31, 113), (
-        f"expected 31 refused and 113 accepted cases, computed {len(REFUSED)} and {len(ACCEPTED)}"
+def test_matrix_has_every_outcome() -> None:
+    """The case lists are computed: make sure none collapsed to nothing."""
+    for_features = [c for c in REFUSED if c.mode is XdpMode.NATIVE]
+    counts = (len(for_features), len(REFUSED) - len(for_features), len(ACCEPTED))
+    assert counts == (30, 36, 78), (
+        f"expected 30 cases refused for the features, 36 for the mode and 78 accepted, "
+        f"computed {counts}"
     )
 
 
@@ -172,20 +185,16 @@ def test_enforce_without_mode_flag_means_native_and_is_checked(
     )
 
 
-def test_offloaded_program_is_not_checked(
+def test_enforced_offload_is_einval(
     nsim: Nsim, load_bpf: Callable[..., BpfObject], netdev_info: InfoFn
 ) -> None:
-    """HW mode is left to the device: enforced offload on a device advertising nothing."""
-    nsim.advertise(0, netdev_info)
+    """HW mode is left to the device, so the flag is refused there, whatever it advertises;
+    the offload itself works without it."""
+    nsim.advertise(ALL_FEATURES, netdev_info)
     p = nsim.port
-    obj = load_bpf("xdp_pass", prog_ifindex={"xdp_pass": p.ifindex})
-    attach_accepted(
-        p,
-        obj.prog_fd("xdp_pass"),
-        XdpMode.OFFLOAD,
-        XDP_FLAGS_ENFORCE_FEATURES,
-        what="offloaded xdp_pass",
-    )
+    fd = load_bpf("xdp_pass", prog_ifindex={"xdp_pass": p.ifindex}).prog_fd("xdp_pass")
+    enforced_refused(p, fd, errno.EINVAL, NATIVE_ONLY, XdpMode.OFFLOAD)
+    attach_accepted(p, fd, XdpMode.OFFLOAD, what="offloaded xdp_pass, not enforced")
 
 
 def test_detach_with_enforce_flag_is_not_checked(
@@ -200,6 +209,20 @@ def test_detach_with_enforce_flag_is_not_checked(
     assert state.attached == xdp_attach.XDP_ATTACHED_NONE, (
         f"detaching with XDP_FLAGS_ENFORCE_FEATURES should work on a device advertising "
         f"nothing, {p} reports {state}"
+    )
+
+
+def test_generic_detach_with_enforce_flag_is_einval(
+    nsim: Nsim, prog_fds: dict[str, int], netdev_info: InfoFn
+) -> None:
+    """The mode check does not look for a program: a generic detach carrying the flag is
+    refused like a generic attach, and the program stays."""
+    nsim.advertise(ALL_FEATURES, netdev_info)
+    p = nsim.port
+    attach_accepted(p, prog_fds["xdp_pass"], XdpMode.GENERIC, what="xdp_pass, generic")
+    flags = XdpMode.GENERIC.flag | XDP_FLAGS_ENFORCE_FEATURES
+    refused(
+        p, lambda: xdp_attach.set_xdp_fd(p.ns.ipr, p.ifindex, -1, flags), errno.EINVAL, NATIVE_ONLY
     )
 
 
@@ -221,3 +244,33 @@ def test_attached_program_stays_when_features_drop(
         f"prog {prog_id} was attached while the device advertised everything; after its "
         f"features dropped to none it should stay attached, {nsim.port} reports {state}"
     )
+
+
+@pytest.mark.parametrize("stem", ["xdp_pass_frags", "xdp_redirect_frags"])
+def test_frags_program_accepted_without_rx_sg(
+    nsim: Nsim, load_bpf: Callable[..., BpfObject], netdev_info: InfoFn, stem: str
+) -> None:
+    """v1 derived rx-sg from BPF_F_XDP_HAS_FRAGS and refused these; v2 does not."""
+    device = BASIC | REDIRECT
+    nsim.advertise(device, netdev_info)
+    fd = load_bpf(stem).prog_fd(stem)
+    attach_enforced(nsim.port, fd, f"{stem} on a device without rx-sg")
+    assert_lock(fd, FDINFO_PROG_LOCK, device, f"{stem} attached enforced")
+
+
+def test_fresh_port_refuses_enforced_native_attach(
+    fresh_nsim: Nsim, load_bpf: Callable[..., BpfObject]
+) -> None:
+    """netdevsim advertises hw-offload only (it takes native programs but does not run
+    them): enforcement refuses, documented as intended; without it the attach works."""
+    p = fresh_nsim.port
+    assert fresh_nsim.features() == NSIM_DEFAULT_FEATURES, f"{fresh_nsim.knob} was changed"
+    fd = load_bpf("xdp_pass").prog_fd("xdp_pass")
+    enforced_refused(p, fd, errno.EOPNOTSUPP, lacks_message(BASIC))
+    attach_accepted(p, fd, XdpMode.NATIVE, what="xdp_pass, not enforced, fresh netdevsim port")
+
+
+def test_there_is_no_global_switch() -> None:
+    """v1's net.core.xdp_enforce_features is gone: enforcement is the per-attach flag only."""
+    sysctl = Path("/proc/sys/net/core/xdp_enforce_features")
+    assert not sysctl.exists(), f"{sysctl} exists: v2 removed the global switch"

@@ -9,7 +9,7 @@ frames in native mode, and it makes them count what comes back, as PASS,
 on themselves.
 
 Expected values are what was sent: batches of N frames, each batch its own
-length. Stray frames (none are expected: the guest kernel has no IPv6) are
+length. Stray frames (none are expected: test namespaces have IPv6 off) are
 passed by the programs and tallied apart; they are added to the expected
 PASS count from the program's tally, so the counts stay exact.
 """

@@ -2,7 +2,10 @@
 
 Modules:
     bpfobj       load compiled BPF objects with libbpf (ctypes)
-    bpflink      XDP bpf_links with flags: bpf_link_create/bpf_link_update (ctypes)
+    bpflink      XDP bpf_links with flags: bpf_link_create/bpf_link_update, and
+                 extension (freplace) links (ctypes)
+    fdinfo       /proc/self/fdinfo of program and map fds
+    bond         bonding devices: create, enslave
     netns        network namespaces, veth pairs, running code inside a netns
     topology     the small veth topologies the tests use
     xdp_attach   attach/detach/query XDP programs over rtnetlink

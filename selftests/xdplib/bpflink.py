@@ -1,4 +1,4 @@
-"""XDP bpf_links through libbpf's low-level API (libbpf.so.1, ctypes).
+"""bpf_links through libbpf (libbpf.so.1, ctypes): XDP links, extension links.
 
 ``bpf_program__attach_xdp()`` takes no flags, so links are created with
 ``bpf_link_create(prog_fd, ifindex, BPF_XDP, opts)`` where opts carries the
@@ -7,15 +7,22 @@ BPF_LINK_CREATE is not returned to the caller; it is only reported through
 the xdp:bpf_xdp_link_attach_failed tracepoint.
 
 Closing the link fd detaches the program (the link is not pinned).
+
+Extension (freplace) programs are attached with
+``bpf_program__attach_freplace(prog, target_fd, function)``, which finds the
+function's BTF id in the target program's BTF and creates a tracing link
+(BPF_LINK_CREATE with target_fd and target_btf_id). The kernel returns no
+extack for it, only the errno.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 from types import TracebackType
 
-from .bpfobj import BpfError, libbpf
+from .bpfobj import BpfError, BpfObject, libbpf
 
 # enum bpf_attach_type (include/uapi/linux/bpf.h)
 BPF_XDP = 37
@@ -110,6 +117,48 @@ class XdpLink:
             self.fd = None
 
     def __enter__(self) -> XdpLink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class FreplaceLink:
+    """An extension program of ``obj`` replacing ``function`` of the program ``target_fd``.
+
+    ``close()`` destroys the link, which detaches the extension.
+    """
+
+    def __init__(self, obj: BpfObject, prog: str, target_fd: int, function: str) -> None:
+        self.prog = prog
+        self.function = function
+        lib = libbpf()
+        ctypes.set_errno(0)
+        link = lib.bpf_program__attach_freplace(obj.program(prog), target_fd, function.encode())
+        if not link:
+            raise BpfError(
+                ctypes.get_errno() or errno.EINVAL,
+                f"bpf_program__attach_freplace({prog}, target fd {target_fd}, {function})",
+            )
+        self._link: int | None = int(link)
+
+    @property
+    def fd(self) -> int:
+        if self._link is None:
+            raise ValueError(f"the link of {self.prog} is closed")
+        return int(libbpf().bpf_link__fd(self._link))
+
+    def close(self) -> None:
+        if self._link is not None:
+            libbpf().bpf_link__destroy(self._link)
+            self._link = None
+
+    def __enter__(self) -> FreplaceLink:
         return self
 
     def __exit__(

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -70,6 +71,17 @@ def _load_libbpf() -> ctypes.CDLL:
             [ctypes.c_int, _c_void_p, ctypes.POINTER(ctypes.c_uint32)],
         ),
         "bpf_prog_get_fd_by_id": (ctypes.c_int, [ctypes.c_uint32]),
+        "bpf_object__next_program": (_c_void_p, [_c_void_p, _c_void_p]),
+        "bpf_program__name": (ctypes.c_char_p, [_c_void_p]),
+        "bpf_program__type": (ctypes.c_int, [_c_void_p]),
+        "bpf_program__set_attach_target": (
+            ctypes.c_int,
+            [_c_void_p, ctypes.c_int, ctypes.c_char_p],
+        ),
+        "bpf_program__set_expected_attach_type": (ctypes.c_int, [_c_void_p, ctypes.c_int]),
+        "bpf_program__attach_freplace": (_c_void_p, [_c_void_p, ctypes.c_int, ctypes.c_char_p]),
+        "bpf_link__fd": (ctypes.c_int, [_c_void_p]),
+        "bpf_link__destroy": (ctypes.c_int, [_c_void_p]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)
@@ -159,6 +171,10 @@ def object_path(suite: str, stem: str) -> Path:
     return path
 
 
+# enum bpf_prog_type (include/uapi/linux/bpf.h)
+BPF_PROG_TYPE_EXT = 28
+
+
 class BpfObject:
     """An opened and loaded BPF object; programs and maps are looked up by name.
 
@@ -171,10 +187,19 @@ class BpfObject:
         prog_ifindex: dict[str, int] | None = None,
         prog_flags: dict[str, int] | None = None,
         log_size: int = 0,
+        freplace_target: int | None = None,
+        attach_types: dict[str, int] | None = None,
     ) -> None:
         """``prog_flags`` adds BPF_F_* load flags per program; with ``log_size``,
         a failed load's BpfError carries the verifier log (libbpf retries the
-        failed load with log level 1 into the buffer)."""
+        failed load with log level 1 into the buffer).
+
+        ``freplace_target`` is the fd of the program whose functions the
+        object's extension programs (SEC("freplace/<function>")) replace: it
+        must be loaded, with BTF, before them. ``attach_types`` overrides a
+        program's expected_attach_type (e.g. 0 for an XDP program that goes
+        into a prog_array an extension program tail calls through: the
+        array's owner then has the extension's, 0, not BPF_XDP)."""
         self.path = Path(path)
         lib = libbpf()
         ctypes.set_errno(0)
@@ -186,20 +211,27 @@ class BpfObject:
         self._obj: int | None = obj
         try:
             for prog_name, ifindex in (prog_ifindex or {}).items():
-                lib.bpf_program__set_ifindex(self._program(prog_name), ifindex)
+                lib.bpf_program__set_ifindex(self.program(prog_name), ifindex)
             for prog_name, flags in (prog_flags or {}).items():
-                prog = self._program(prog_name)
+                prog = self.program(prog_name)
                 _check_zero(
                     lib.bpf_program__set_flags(prog, lib.bpf_program__flags(prog) | flags),
                     f"bpf_program__set_flags({prog_name})",
                 )
+            for prog_name, attach_type in (attach_types or {}).items():
+                _check_zero(
+                    lib.bpf_program__set_expected_attach_type(self.program(prog_name), attach_type),
+                    f"bpf_program__set_expected_attach_type({prog_name}, {attach_type})",
+                )
+            if freplace_target is not None:
+                self._set_freplace_target(freplace_target)
             logs: list[ctypes.Array[ctypes.c_char]] = []
             if log_size:
                 for prog_name in prog_flags or prog_ifindex or {}:
                     buf = ctypes.create_string_buffer(log_size)
                     logs.append(buf)
                     _check_zero(
-                        lib.bpf_program__set_log_buf(self._program(prog_name), buf, log_size),
+                        lib.bpf_program__set_log_buf(self.program(prog_name), buf, log_size),
                         f"bpf_program__set_log_buf({prog_name})",
                     )
             err = lib.bpf_object__load(obj)
@@ -210,7 +242,31 @@ class BpfObject:
             self.close()
             raise
 
-    def _program(self, name: str) -> int:
+    def _programs(self) -> Iterator[int]:
+        """libbpf's struct bpf_program pointers, in the object's order."""
+        prog = None
+        while True:
+            prog = libbpf().bpf_object__next_program(self._obj, prog)
+            if not prog:
+                return
+            yield int(prog)
+
+    def _set_freplace_target(self, target_fd: int) -> None:
+        """Every extension program replaces the function its section names in ``target_fd``."""
+        lib = libbpf()
+        extensions = [p for p in self._programs() if lib.bpf_program__type(p) == BPF_PROG_TYPE_EXT]
+        if not extensions:
+            raise ValueError(f"{self.path} has no extension (freplace) program")
+        for prog in extensions:
+            name = lib.bpf_program__name(prog).decode()
+            # No function name: libbpf takes it from SEC("freplace/<function>") at load.
+            _check_zero(
+                lib.bpf_program__set_attach_target(prog, target_fd, None),
+                f"bpf_program__set_attach_target({name}, fd {target_fd})",
+            )
+
+    def program(self, name: str) -> int:
+        """libbpf's struct bpf_program pointer for the program ``name``."""
         if self._obj is None:
             raise ValueError(f"{self.path} is closed")
         prog = libbpf().bpf_object__find_program_by_name(self._obj, name.encode())
@@ -219,7 +275,7 @@ class BpfObject:
         return int(prog)
 
     def prog_fd(self, name: str) -> int:
-        return _check_fd(libbpf().bpf_program__fd(self._program(name)), f"bpf_program__fd({name})")
+        return _check_fd(libbpf().bpf_program__fd(self.program(name)), f"bpf_program__fd({name})")
 
     def map_fd(self, name: str) -> int:
         if self._obj is None:
@@ -293,6 +349,8 @@ def load(
     prog_ifindex: dict[str, int] | None = None,
     prog_flags: dict[str, int] | None = None,
     log_size: int = 0,
+    freplace_target: int | None = None,
+    attach_types: dict[str, int] | None = None,
 ) -> BpfObject:
     """Open and load ``<suite>/progs/<stem>.bpf.c``'s compiled object."""
     return BpfObject(
@@ -300,6 +358,8 @@ def load(
         prog_ifindex=prog_ifindex,
         prog_flags=prog_flags,
         log_size=log_size,
+        freplace_target=freplace_target,
+        attach_types=attach_types,
     )
 
 

@@ -78,8 +78,23 @@ class NetNS:
         finally:
             pr_netns.popns()
         ns = cls(name, path, owned=True)
+        ns.quiet_ipv6()
         ns.set_up("lo")
         return ns
+
+    def quiet_ipv6(self) -> None:
+        """Turn IPv6 off for every device created in or moved into this namespace.
+
+        A device with IPv6 sends on its own once up (duplicate address detection,
+        router solicitations, MLD reports): frames the tests did not send would reach
+        their XDP programs and counters. The namespace's ``default`` devconf is what
+        new devices copy; ``all`` covers the ones already there (lo).
+        """
+        with inside(self):
+            for scope in ("all", "default"):
+                conf = Path(f"/proc/sys/net/ipv6/conf/{scope}/disable_ipv6")
+                if conf.exists():  # a kernel without IPv6 has nothing to quiet
+                    conf.write_text("1\n")
 
     @classmethod
     def original(cls) -> NetNS:

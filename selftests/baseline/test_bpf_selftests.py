@@ -1,9 +1,13 @@
-"""The series' own kernel selftests: tools/testing/selftests/bpf/prog_tests, run by test_progs.
+"""The kernel's own selftests the stack lists: tools/testing/selftests/bpf/prog_tests.
 
-The harness builds, from the tree under test, a test_progs with only the prog_tests
-the series lists (series.toml: ``bpf-selftests = ["xdp_features"]``) and names it in
+Every series.toml lists upstream's XDP prog_tests in ``bpf-selftests`` (a series may
+add its own: feature-flags' ``xdp_features``); the harness builds, from the tree
+under test, a test_progs with only the stack's union of them and names it in
 XDP_SELFTEST_TEST_PROGS. Next to it, tests.json lists each prog_test's test
-functions and the subtests its C file starts (``test__start_subtest("derive")``).
+functions and the subtests its C file starts (``test__start_subtest("derive")``, or
+names read from the table a call indexes). This file is in the baseline suite,
+which every stack runs: a prog_test that passes on the base kernel and fails on a
+series shows up as that series' regression.
 
 test_progs runs once per prog_tests file (``test_progs -a <its tests>``);
 ``test_prog_test`` checks the whole run: every test and subtest OK, none skipped,
