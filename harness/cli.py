@@ -190,6 +190,8 @@ def cmd_list(repo: Path) -> int:
         )
         if s.bpf_selftests:
             print(f"  bpf-selftests: {', '.join(s.bpf_selftests)}")
+        if s.kselftests:
+            print(f"  kselftests: {', '.join(t.name for t in s.kselftests)}")
         if not s.patches:
             print("  (no patches)")
         for p in s.patches:

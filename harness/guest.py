@@ -1,4 +1,5 @@
-"""Runs inside the guest: record what the guest is, then one pytest over every suite.
+"""Runs inside the guest: record what the guest is, then one pytest over every suite
+(and the stack's kselftests, through harness.kselftest_plugin).
 
 Kept import-light: under TCG every import costs seconds.
 """
@@ -63,13 +64,29 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PATH",
         help="source tree of the kernel under test, as XDP_SELFTEST_KERNEL_TREE",
     )
+    p.add_argument(
+        "--kselftest",
+        action="append",
+        default=[],
+        metavar="COLLECTION:TEST",
+        help="a kselftest of --kernel-tree to run, each KTAP result a test",
+    )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
+    if args.kselftest and args.kernel_tree is None:
+        p.error("--kselftest needs --kernel-tree")
     (args.results / "guest.json").write_text(json.dumps(guest_info(), indent=2))
     os.environ.update(selftest_env(args.bpf_objdir, args.tool, args.kernel_tree))
     extra = [a for a in args.pytest_args if a != "--"]
     import pytest
 
+    plugins: list[object] = []
+    if args.kselftest:
+        from harness import kselftest_plugin, kselftests
+
+        tests = [kselftests.parse_name(name) for name in args.kselftest]
+        logdir = args.results / kselftest_plugin.LOG_DIR
+        plugins.append(kselftest_plugin.Plugin(tests, args.kernel_tree, logdir))
     rc = int(
         pytest.main(
             [
@@ -80,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"--junitxml={args.results / 'junit.xml'}",
                 *[f"selftests/{s}" for s in args.suite],
                 *extra,
-            ]
+            ],
+            plugins=plugins,
         )
     )
     print(f"{GUEST_DONE}{rc}", flush=True)

@@ -25,6 +25,7 @@ from harness import (
     build,
     hostdeps,
     kerneltools,
+    kselftests,
     locks,
     patchcheck,
     report,
@@ -46,6 +47,7 @@ from harness.series import (
     stack_key,
 )
 from harness.series import bpf_selftests as series_bpf_selftests
+from harness.series import kselftests as series_kselftests
 from harness.series import tools as series_tools
 from harness.ui import progress, warn
 
@@ -54,6 +56,7 @@ HostCheck = Callable[[Iterable[str]], None]
 
 _PYTEST_LINE = re.compile(
     r"::|^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b|^={3,}|^(FAILED|ERROR) |^E  |^bench: "
+    r"|^kselftest/"
 )
 
 # Defaults per accelerator, in seconds: (boot to guest runner, whole VM run).
@@ -254,6 +257,8 @@ class Pipeline:
         return decision
 
     def boot_and_test(self, worktree: Path, build_dir: Path) -> None:
+        ksft = series_kselftests(self.stack)
+        kselftests.check_in_tree(ksft, worktree)  # a wrong name: exit 2 before anything
         with self.stage("bpf"):
             objdir = self.cache.bpf(self.work_key)
             objs = bpfprogs.compile_suites(self.repo, self.suites, worktree, objdir, self.runner)
@@ -288,6 +293,8 @@ class Pipeline:
             guest += ["--suite", suite]
         for name, path in built_tools.items():
             guest += ["--tool", f"{name}={path}"]
+        for test, _ in ksft:
+            guest += ["--kselftest", test.name]
         extra = list(self.opts.pytest_args)
         if self.opts.keyword:
             extra += ["-k", self.opts.keyword]

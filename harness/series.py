@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import kselftests as ksft
 from harness.errors import UsageError
 
 MANIFEST = "series.toml"
@@ -22,6 +23,7 @@ _KEYS = {
     "selftests",
     "tools",
     "bpf-selftests",
+    "kselftests",
 }
 # Userspace tools a series may ask for (tools = [...]), built from its tree by
 # harness.kerneltools.
@@ -45,6 +47,9 @@ class Series:
     # tools/testing/selftests/bpf/prog_tests/<name>.c of the tree, run by a test_progs
     # built with only these tests (see harness/bpf_selftests.py)
     bpf_selftests: tuple[str, ...] = ()
+    # tools/testing/selftests/<collection>/<test> of the tree, run in the guest from it
+    # (series.toml: kselftests = ["net:nl_netdev.py"]; see harness/kselftests.py)
+    kselftests: tuple[ksft.Kselftest, ...] = ()
 
     def patch_subject(self, patch: Path) -> str:
         lines = patch.read_text(errors="replace").splitlines()
@@ -127,6 +132,7 @@ def load_series(series_dir: Path, repo: Path) -> Series:
         patches=patches,
         cover_letter=cover if cover.is_file() else None,
         bpf_selftests=bpf_selftests,
+        kselftests=ksft.from_manifest(_str_list(data, "kselftests", manifest), manifest),
     )
 
 
@@ -252,6 +258,16 @@ def bpf_selftests(stack: list[Series]) -> list[str]:
     for s in stack:
         names.extend(t for t in s.bpf_selftests if t not in names)
     return names
+
+
+def kselftests(stack: list[Series]) -> list[tuple[ksft.Kselftest, str]]:
+    """The kselftests every series of the stack lists, each once, in stack order, with
+    the first series that lists it."""
+    found: dict[ksft.Kselftest, str] = {}
+    for s in stack:
+        for t in s.kselftests:
+            found.setdefault(t, s.name)
+    return list(found.items())
 
 
 def config_fragments(stack: list[Series]) -> list[str]:

@@ -142,3 +142,15 @@ def test_tools_on_path_puts_the_interpreters_directory_first() -> None:
     assert env["PATH"].split(os.pathsep) == [bindir, "/usr/bin", "/bin"]
     tools_on_path(env)  # idempotent
     assert env["PATH"].split(os.pathsep).count(bindir) == 1
+
+
+def test_list_names_the_kselftests(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with (repo / "patches/baseline/series.toml").open("a") as f:
+        f.write('kselftests = ["net:nl_netdev.py", "drivers/net:ping.py"]\n')
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:4] == [
+        "  base 6.12.117; depends on: none; config: base.config; selftests: baseline",
+        "  kselftests: net:nl_netdev.py, drivers/net:ping.py",
+        "  (no patches)",
+    ]
