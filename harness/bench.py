@@ -3,41 +3,58 @@ kernel and on a patched one with its XDP statistics off and on.
 
 Both kernels go through the usual stages (Pipeline: source, apply, config,
 build, all cached), get bpftool built from their own tree and the program in
-bench/progs compiled against their UAPI, and then each boots once and runs
-harness.bench_guest, which measures with BPF_PROG_TEST_RUN and pktgen. The
-results directory holds per kernel what a run leaves (console.log, config,
-build.log, commands.sh, samples.json), and for the comparison results.json,
-table.md and bench.png.
+bench/progs compiled against their UAPI. Each then boots once per clock, one
+vCPU, and runs harness.bench_guest, which measures with BPF_PROG_TEST_RUN and
+pktgen (native and generic XDP):
+
+- ``icount``: QEMU's ``-icount shift=0,sleep=off`` (TCG): the guest clock
+  advances exactly 1 ns per executed guest instruction, so the kernel's own
+  timings count guest instructions, which carry over to hardware and repeat;
+- ``ns``: the guest's real-time clock (KVM when it works, else TCG).
+
+The two kernels' sizes are compared with the tree's scripts/bloat-o-meter
+(harness.bench_bloat). The results directory holds per kernel what a run leaves
+(console.log, config, build.log, commands.sh; per clock <clock>/samples.json and
+its console), and for the comparison results.json, table.md, bench.png and
+bloat/.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
 import sys
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness import bench_report, bpfprogs, hostdeps, kerneltools
+from harness import bench_bloat, bench_report, bpfprogs, hostdeps, kerneltools
 from harness.errors import ExitCode, HarnessError, InfraError, UsageError, unexpected
 from harness.paths import CacheLayout, new_results_dir, point_latest, run_stamp
 from harness.pipeline import HostCheck, Options, Pipeline
 from harness.series import Catalog, resolve, stack_key
 from harness.ui import progress, result
+from harness.vm import VmSpec
 
 BASE_SERIES = "baseline"
 BENCH_PROGS = Path("bench") / "progs"
 BENCH_OBJ = "xdp_drop.bpf.o"
+CLOCKS = ("icount", "ns")
+ICOUNT_QEMU_OPT = "-icount shift=0,sleep=off"
+QEMU = "qemu-system-x86_64"
 
 
 @dataclass(frozen=True)
 class BenchOptions:
     series: list[str] = field(default_factory=lambda: ["xdp-stats"])
-    runs: int = 7
-    repeat: int = 5_000_000
-    pktgen_count: int = 200_000
+    runs: int = 5
+    repeat: int = 1_000_000
+    pktgen_count: int = 50_000
+    clocks: tuple[str, ...] = CLOCKS
     accel: str = "auto"
     timeout: float | None = None
     boot_timeout: float | None = None
@@ -59,6 +76,17 @@ class BenchOptions:
                 f"--series {BASE_SERIES} is what the patched kernel is compared with",
                 "name the series to measure, e.g. --series xdp-stats",
             )
+        unknown = set(self.clocks) - set(CLOCKS)
+        if not self.clocks or unknown:
+            raise UsageError(
+                "nothing to measure with" if not self.clocks else f"unknown clocks {unknown}",
+                "drop --no-icount or --no-ns",
+            )
+        if "icount" in self.clocks and self.accel == "kvm":
+            raise UsageError(
+                "instruction counting (QEMU -icount) needs TCG, and --accel kvm was asked for",
+                "add --no-icount to measure ns under KVM only",
+            )
 
 
 @dataclass(frozen=True)
@@ -66,6 +94,16 @@ class Kernel:
     label: str  # "base" or "patched"
     series: list[str]
     configs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What measuring a kernel needs: its tree, build, bpftool and program."""
+
+    worktree: Path
+    build_dir: Path
+    bpftool: Path
+    obj: Path
 
 
 def kernels(opts: BenchOptions) -> list[Kernel]:
@@ -76,15 +114,29 @@ def kernels(opts: BenchOptions) -> list[Kernel]:
 
 
 def guest_command(
-    out: Path, bpftool: Path, obj: Path, configs: tuple[str, ...], opts: BenchOptions
+    out: Path, prep: Prepared, configs: tuple[str, ...], clock: str, opts: BenchOptions
 ) -> list[str]:
     cmd = [sys.executable, "-m", "harness.bench_guest", "--out", str(out)]
-    cmd += ["--bpftool", str(bpftool), "--obj", str(obj)]
+    cmd += ["--bpftool", str(prep.bpftool), "--obj", str(prep.obj)]
+    cmd += ["--kernel-tree", str(prep.worktree), "--clock", clock]
     for config in configs:
         cmd += ["--config", config]
     cmd += ["--runs", str(opts.runs), "--repeat", str(opts.repeat)]
     cmd += ["--pktgen-count", str(opts.pktgen_count)]
     return cmd
+
+
+def vm_tweak(clock: str) -> Callable[[VmSpec], VmSpec]:
+    """One vCPU (pktgen's thread and the program share it); -icount for ``icount``."""
+    extra = (ICOUNT_QEMU_OPT,) if clock == "icount" else ()
+    return lambda spec: dataclasses.replace(spec, cpus=1, qemu_opts=(*spec.qemu_opts, *extra))
+
+
+def qemu_version(text: str) -> str:
+    """ "7.2.22" from ``qemu-system-x86_64 --version``; the first line if unusual."""
+    first = text.strip().splitlines()[0] if text.strip() else "?"
+    words = first.split()
+    return words[words.index("version") + 1] if "version" in words[:-1] else first
 
 
 class Bench:
@@ -124,8 +176,14 @@ class Bench:
         self.errors: list[str] = []
         self.load: dict[str, list[float]] = {}
         self.measured: set[str] = set()
+        # per kernel, per clock: what the guest said about itself, how long it took
+        self.guests: dict[str, dict[str, dict[str, object]]] = {}
+        self.accels: dict[str, dict[str, object]] = {}  # per clock
+        self.bloat: list[bench_bloat.Target] = []
+        self.qemu = "?"
+        self.started = time.monotonic()
 
-    def _prepare(self, k: Kernel) -> tuple[Path, Path, Path]:
+    def _prepare(self, k: Kernel) -> Prepared:
         """Build (or reuse) the kernel; bpftool and the program for it."""
         p = self.pipelines[k.label]
         progress(f"==> {k.label} kernel: {' + '.join(s.name for s in p.stack)}")
@@ -139,28 +197,64 @@ class Bench:
             dest = self.cache.bpf(p.work_key) / "bench"
             bpfprogs.compile_dir(self.repo, self.repo / BENCH_PROGS, wt, dest, p.runner)
             progress(f"    {dest / BENCH_OBJ}")
-        return build_dir, bpftool, dest / BENCH_OBJ
+        return Prepared(wt, build_dir, bpftool, dest / BENCH_OBJ)
 
-    def _measure(self, k: Kernel, build_dir: Path, bpftool: Path, obj: Path) -> None:
-        p = self.pipelines[k.label]
-        out = p.results / "samples.json"
-        progress(f"==> measure on the {k.label} kernel: {', '.join(k.configs)}")
-        p.boot_guest(build_dir, guest_command(out, bpftool, obj, k.configs, self.opts))
-        if p.report.splats:
-            self.errors.append(f"{k.label} kernel splatted: {p.report.splats[0].summary()}")
-            return
-        if not out.exists():
-            raise InfraError(
-                f"the {k.label} guest wrote no {out.name}", f"read {p.results / 'console.log'}"
+    def _compare_sizes(self, base: Prepared, patched: Prepared) -> None:
+        progress("==> sizes: scripts/bloat-o-meter, base vs patched")
+        runner = self.pipelines["base"].runner
+        self.bloat = bench_bloat.compare(
+            base.worktree, base.build_dir, patched.build_dir, self.results / "bloat", runner
+        )
+        for t in self.bloat:
+            progress(
+                f"    {t.name}: {t.bloat.delta:+d} bytes" + (f" ({t.error})" if t.error else "")
             )
+        self.qemu = qemu_version(runner.run([QEMU, "--version"], check=False).stdout)
+
+    def _boot(self, k: Kernel, prep: Prepared, clock: str) -> Path:
+        """Boot ``k`` once for ``clock``, its console and samples in <kernel>/<clock>/;
+        the report keeps the splats of every boot of the kernel."""
+        p = self.pipelines[k.label]
+        kernel_results, kernel_opts, earlier = p.results, p.opts, p.report.splats
+        p.results = kernel_results / clock
+        p.results.mkdir(exist_ok=True)
+        if clock == "icount":
+            p.opts = dataclasses.replace(p.opts, accel="tcg")
+        p.report.splats = []
+        out = p.results / "samples.json"
+        try:
+            cmd = guest_command(out, prep, k.configs, clock, self.opts)
+            p.boot_guest(prep.build_dir, cmd, tweak=vm_tweak(clock))
+        finally:
+            new = p.report.splats
+            p.results, p.opts, p.report.splats = kernel_results, kernel_opts, [*earlier, *new]
+            self.accels.setdefault(clock, dict(p.report.accel))
+            if clock == "icount":
+                self.accels[clock]["reason"] = f"QEMU {ICOUNT_QEMU_OPT} needs it"
+        if new:
+            self.errors.append(f"{k.label} kernel splatted ({clock}): {new[0].summary()}")
+        return out
+
+    def _measure(self, k: Kernel, prep: Prepared, clock: str) -> None:
+        progress(f"==> measure on the {k.label} kernel, clock {clock}: {', '.join(k.configs)}")
+        p = self.pipelines[k.label]
+        errors = len(self.errors)
+        out = self._boot(k, prep, clock)
+        if len(self.errors) > errors:
+            return
+        log = out.parent / "console.log"
+        if not out.exists():
+            raise InfraError(f"the {k.label} guest wrote no {out.name}", f"read {log}")
         data = json.loads(out.read_text())
         if "error" in data:
             raise InfraError(
-                f"measuring on the {k.label} kernel failed: {data['error']}",
-                f"read {p.results / 'console.log'}",
+                f"measuring on the {k.label} kernel ({clock}) failed: {data['error']}",
+                f"read {log}",
             )
-        for sample in data["samples"]:
-            self.samples.append({"kernel": k.label, **sample})
+        for sample in data.pop("samples"):
+            self.samples.append({"kernel": k.label, "clock": clock, **sample})
+        data["timings"] = {t: p.report.timings.get(t) for t in ("guest_boot", "guest_tests")}
+        self.guests.setdefault(k.label, {})[clock] = data
         self.measured.add(k.label)
 
     def open_results(self) -> None:
@@ -180,8 +274,10 @@ class Bench:
         try:
             self.host_check(hostdeps.stages_for("bench"))
             built = {k.label: self._prepare(k) for k in self.kernels}
+            self._compare_sizes(built["base"], built["patched"])
             for k in self.kernels:
-                self._measure(k, *built[k.label])
+                for clock in self.opts.clocks:
+                    self._measure(k, built[k.label], clock)
             if self.errors:
                 code = ExitCode.FAILED
         except HarnessError as exc:
@@ -204,11 +300,12 @@ class Bench:
                 p.report.write(p.results)
         return self._report(code, error)
 
-    def _accel(self) -> dict[str, object]:
-        for p in self.pipelines.values():
-            if p.report.accel:
-                return p.report.accel
-        return {}
+    def _switch(self) -> str:
+        for data in self.guests.get("patched", {}).values():
+            detail = data.get("xdp_stats_switch_detail")
+            if detail:
+                return str(detail)
+        return "not measured"
 
     def _header(self) -> list[str]:
         base, patched = self.pipelines["base"], self.pipelines["patched"]
@@ -222,30 +319,59 @@ class Bench:
             )
 
         o = self.opts
-        return [
-            f"# XDP_DROP cost per packet: base vs {self.key} (xdp_stats off / on)",
+        lines = [
+            f"# XDP_DROP cost per packet: base vs {self.key} (XDP statistics off / on)",
             "",
-            bench_report.accel_line(self._accel()),
+        ]
+        if "icount" in o.clocks:
+            lines.append(
+                f"insn: guest instructions per packet, counted exactly: the guests ran under "
+                f"QEMU {self.qemu} TCG with `{ICOUNT_QEMU_OPT}` and 1 vCPU, so their clock "
+                "advanced 1 ns per executed instruction and the kernel's own timings (the "
+                "BPF_PROG_TEST_RUN average, in whole units; pktgen's elapsed time over the "
+                "frames that reached the peer) count instructions. Interrupts and softirqs "
+                "that fell into the measured span count too: min … max over the runs shows "
+                "how much."
+            )
+        if "ns" in o.clocks:
+            lines.append(
+                "ns: the guests' real-time clock, 1 vCPU. "
+                + bench_report.accel_line(self.accels.get("ns", {}))
+            )
+        how = {"icount": "insn as a difference (and in percent)", "ns": "ns as a ratio"}
+        lines += [
+            f"XDP statistics switched with: {self._switch()}.",
             f"Kernels: base = {kernel(base)}; patched = {kernel(patched)}.",
-            f"{o.runs} runs per configuration; BPF_PROG_TEST_RUN repeat {o.repeat}; "
-            f"pktgen {o.pktgen_count} frames of 64 bytes per run.",
+            f"{o.runs} runs per configuration and clock; BPF_PROG_TEST_RUN repeat {o.repeat}; "
+            f"pktgen {o.pktgen_count} frames of 64 bytes per run. vs base / vs off: of the "
+            f"medians; {', '.join(how[c] for c in o.clocks)}.",
             f"Host load average (1/5/15 min): start {self._fmt_load('start')}, "
             f"end {self._fmt_load('end')}.",
         ]
+        return lines
 
     def _fmt_load(self, when: str) -> str:
         return "/".join(f"{x:.2f}" for x in self.load.get(when, []))
 
+    def _plot(self, rows: list[bench_report.Row]) -> None:
+        units = " and ".join(bench_report.UNITS[c] for c in self.opts.clocks)
+        title = f"XDP_DROP {units} per packet: base vs {self.key}"
+        try:
+            bench_report.plot(rows, self.samples, self.results / "bench.png", title)
+        except ImportError as exc:
+            self.errors.append(f"no plot: {exc} (pip install matplotlib)")
+
     def _report(self, code: ExitCode, error: str) -> ExitCode:
         rows = bench_report.summarize(self.samples) if self.samples else []
-        table = bench_report.render_table(rows, self._header()) if rows else ""
+        table = ""
+        if rows:
+            table = bench_report.render_table(rows, self._header())
+            self._plot(rows)
+        if self.bloat:
+            title = f"## Size: scripts/bloat-o-meter, base vs {self.key} (bloat/ has each report)"
+            table += ("\n" if table else "") + bench_bloat.render(self.bloat, title)
         if table:
             (self.results / "table.md").write_text(table)
-            title = f"XDP_DROP ns/packet, {str(self._accel().get('accel', '?')).upper()} guest"
-            try:
-                bench_report.plot(rows, self.samples, self.results / "bench.png", title)
-            except ImportError as exc:
-                self.errors.append(f"no plot: {exc} (pip install matplotlib)")
         problems = [*self.errors, *([error] if error else [])]
         if not self.samples and code == ExitCode.OK:
             code = ExitCode.INFRA
@@ -254,12 +380,17 @@ class Bench:
         data = {
             "command": shlex.join(["harness", *sys.argv[1:]]),
             "series": self.opts.series,
-            "accel": self._accel(),
+            "accel": self.accels,
+            "qemu": self.qemu,
             "params": {
                 "runs": self.opts.runs,
                 "repeat": self.opts.repeat,
                 "pktgen_count": self.opts.pktgen_count,
+                "clocks": list(self.opts.clocks),
+                "icount": ICOUNT_QEMU_OPT,
+                "vcpus": 1,
             },
+            "xdp_stats_switch": self._switch(),
             "kernels": {
                 label: {
                     "series": [s.name for s in p.stack],
@@ -267,11 +398,15 @@ class Bench:
                     "config_hash": p.report.config_hash,
                     "timings": p.report.timings,
                     "splats": [s.summary() for s in p.report.splats],
+                    "guests": self.guests.get(label, {}),
                 }
                 for label, p in self.pipelines.items()
             },
             "host_load": self.load,
+            "seconds": round(time.monotonic() - self.started, 1),
             "summary": [asdict(r) for r in rows],
+            "deltas": [asdict(d) for d in bench_report.deltas(rows)],
+            "bloat": [{**asdict(t), "delta": t.bloat.delta} for t in self.bloat],
             "samples": self.samples,
             "problems": problems,
             "exit_code": int(code),

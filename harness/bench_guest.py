@@ -1,18 +1,29 @@
-"""Runs inside the guest for `harness bench`: ns per packet of an XDP_DROP program.
+"""Runs inside the guest for `harness bench`: the cost per packet of an XDP_DROP program.
 
-Two methods, each run --runs times per configuration:
+Three methods, each run --runs times per configuration:
 
 - ``test_run``: BPF_PROG_TEST_RUN through ``bpftool prog run ... repeat N``;
-  the kernel reports the average duration of one repetition.
-- ``pktgen``: the in-kernel packet generator transmits --pktgen-count
-  64-byte frames into one end of a veth pair whose peer runs the program in
-  native mode; ns/packet is pktgen's elapsed time over the frames the
-  program dropped (veth's rx_queue_*_xdp_drops), which pktgen's own pps
-  cross-checks.
+  the kernel reports the average duration of one repetition (whole ns).
+- ``pktgen_native`` and ``pktgen_generic``: the in-kernel packet generator
+  transmits --pktgen-count 64-byte frames into one end of a veth pair whose
+  peer runs the program in native (xdpdrv) or generic (xdpgeneric) mode; the
+  cost per packet is pktgen's elapsed time (its own ktime_get() at start and
+  stop, in the pktgen thread) over the frames that reached the peer
+  (rx_packets; natively, every one of them an XDP drop).
+
+What the guest's clock measures depends on how the host boots it (--clock):
+``ns`` (real time) or ``icount`` (QEMU's -icount shift=0,sleep=off: the clock
+advances exactly 1 ns per guest instruction, so the same numbers are guest
+instructions). pktgen's elapsed time is taken rather than a clock read around
+the run: the writer of pgctrl sleeps in 100 ms steps until pktgen is done, and
+under icount sleep=off the idle time after the run warps the clock forward
+(``ktime_ns`` in the samples shows it).
 
 Configurations: ``base`` (an unpatched kernel: nothing to set), ``off`` and
-``on`` (net.core.xdp_stats = 0 or 1). Their order rotates from run to run, so
-slow drift of the host does not favour one of them. Standard library only,
+``on`` (the patched kernel's XDP statistics on the receiving device; how they
+switch: harness.bench_xdpstats). With statistics on, the device must have
+counted every drop, with them off none. Their order rotates from run to run,
+so slow drift of the host does not favour one of them. Standard library only,
 and import-light: it runs under TCG.
 """
 
@@ -29,18 +40,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from harness.bench_xdpstats import XDP_STATS_SYSCTL, StatsSwitch, StatsSwitchError, find_switch
 from harness.markers import GUEST_DONE, GUEST_START
 
-XDP_STATS_SYSCTL = Path("/proc/sys/net/core/xdp_stats")
 PKTGEN = Path("/proc/net/pktgen")
 BPFFS = Path("/sys/fs/bpf")
 SENDER, RECEIVER = "xbench0", "xbench1"
-CONFIG_SYSCTL = {"base": None, "off": 0, "on": 1}
-METHODS = ("test_run", "pktgen")
+# Statistics per configuration: None (the base kernel: nothing to switch), off, on.
+CONFIG_STATS: dict[str, bool | None] = {"base": None, "off": False, "on": True}
+METHODS = ("test_run", "pktgen_native", "pktgen_generic")
+ATTACH: dict[str, str | None] = {
+    "test_run": None,  # BPF_PROG_TEST_RUN runs the pinned program, attached or not
+    "pktgen_native": "xdpdrv",
+    "pktgen_generic": "xdpgeneric",
+}
+UNITS = {"ns": "ns", "icount": "insn"}  # what the guest clock counts, per --clock
 FRAME_SIZE = 64  # pktgen's pkt_size counts the FCS: 60 bytes reach XDP
 
 
@@ -71,7 +89,7 @@ class PktgenResult:
 
 
 _PKTGEN_RESULT = re.compile(
-    r"Result: OK: (?P<usec>\d+)\(c\d+\+d\d+\) usec, (?P<sent>\d+) \(\d+byte,\d+frags\)\s+"
+    r"Result: OK: (?P<usec>\d+)\(c\d+\+d\d+\) usec, (?P<sent>\d+) \(\d+byte,-?\d+frags\)\s+"
     r"(?P<pps>\d+)pps \d+Mb/sec \(\d+bps\) errors: (?P<errors>\d+)"
 )
 
@@ -83,6 +101,14 @@ def parse_pktgen_result(text: str) -> PktgenResult:
         line = next((ln.strip() for ln in text.splitlines() if "Result:" in ln), "none")
         raise BenchError(f"pktgen did not report an OK result: {line}")
     return PktgenResult(int(m["usec"]), int(m["sent"]), int(m["pps"]), int(m["errors"]))
+
+
+def pktgen_flags(text: str) -> set[str]:
+    """The flags /proc/net/pktgen/<dev> lists ("Flags: SHARED  NO_TIMESTAMP")."""
+    m = re.search(r"^\s*Flags:(.*)$", text, re.M)
+    if not m:
+        raise BenchError(f"no 'Flags:' line in pktgen's device file: {text[:300]!r}")
+    return set(m.group(1).split())
 
 
 def xdp_drops(ethtool_stats: str) -> int:
@@ -137,6 +163,8 @@ class Bench:
         self.obj = obj
         self.pin = BPFFS / f"xdp_bench_drop_{os.getpid()}"
         self.data = workdir / "bench-frame.bin"
+        self.attached: str | None = None  # "xdpdrv" or "xdpgeneric" on RECEIVER
+        self.switch: StatsSwitch | None = None
 
     @contextlib.contextmanager
     def setup(self) -> Iterator[None]:
@@ -148,9 +176,6 @@ class Bench:
         try:
             for dev in (SENDER, RECEIVER):
                 _run(["ip", "link", "set", dev, "up"])
-            _run(
-                [self.bpftool, "net", "attach", "xdpdrv", "pinned", str(self.pin), "dev", RECEIVER]
-            )
             self._pktgen_setup()
             yield
         finally:
@@ -171,21 +196,41 @@ class Bench:
             "delay 0",
             "clone_skb 0",
             "burst 1",
+            # pktgen holds a reference on the skb it sends unless told not to, and
+            # generic XDP expands the head of a frame short of XDP_PACKET_HEADROOM:
+            # on a shared skb that is BUG_ON(skb_shared(skb)) in pskb_expand_head.
+            "flag !SHARED",
             "dst 192.0.2.2",
             f"dst_mac {mac}",
         ):
             _write(PKTGEN / SENDER, setting)
+        flags = pktgen_flags((PKTGEN / SENDER).read_text())
+        if "SHARED" in flags:
+            raise BenchError(
+                f"pktgen still shares its skbs (flags {' '.join(sorted(flags))}): this "
+                "kernel's pktgen lacks 'flag !SHARED', and generic XDP would crash on them"
+            )
+
+    def attach(self, mode: str | None) -> None:
+        """The program on RECEIVER in ``mode`` (xdpdrv, xdpgeneric); None: leave it."""
+        if mode is None or mode == self.attached:
+            return
+        if self.attached is not None:
+            _run([self.bpftool, "net", "detach", self.attached, "dev", RECEIVER])
+            self.attached = None
+        _run([self.bpftool, "net", "attach", mode, "pinned", str(self.pin), "dev", RECEIVER])
+        self.attached = mode
 
     def set_config(self, config: str) -> None:
-        value = CONFIG_SYSCTL[config]
-        if value is None:
+        enabled = CONFIG_STATS[config]
+        if enabled is None:
             return
-        if not XDP_STATS_SYSCTL.exists():
-            raise BenchError(f"config {config!r} needs {XDP_STATS_SYSCTL}, which this kernel lacks")
-        _write(XDP_STATS_SYSCTL, str(value))
-        now = int(XDP_STATS_SYSCTL.read_text())
-        if now != value:
-            raise BenchError(f"{XDP_STATS_SYSCTL} reads {now} after writing {value}")
+        if self.switch is None:
+            raise BenchError(
+                f"config {config!r} needs XDP statistics to switch ({XDP_STATS_SYSCTL} or the "
+                f"netdev op xdp-stats-set), which this kernel lacks"
+            )
+        self.switch.set(enabled)
 
     def test_run(self, repeat: int) -> tuple[float, dict[str, float | int]]:
         cmd = [self.bpftool, "prog", "run", "pinned", str(self.pin)]
@@ -197,54 +242,131 @@ class Bench:
             raise BenchError(f"the program returned {retval} under test_run, not XDP_DROP (1)")
         return float(ns), {"repeat": repeat, "wall_seconds": round(wall, 3)}
 
+    def _counters(self) -> Counters:
+        native = xdp_drops(_run(["ethtool", "-S", RECEIVER])) if self.attached == "xdpdrv" else 0
+        rx = int(Path(f"/sys/class/net/{RECEIVER}/statistics/rx_packets").read_text())
+        counted = self.switch.drops() if self.switch is not None else None
+        return Counters(rx, native, counted)
+
     def pktgen(self, count: int) -> tuple[float, dict[str, float | int]]:
         _write(PKTGEN / SENDER, f"count {count}")
-        before = xdp_drops(_run(["ethtool", "-S", RECEIVER]))
+        before = self._counters()
+        t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         _write(PKTGEN / "pgctrl", "start")  # returns when pktgen is done
+        ktime_ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC) - t0
         res = parse_pktgen_result((PKTGEN / SENDER).read_text())
-        dropped = xdp_drops(_run(["ethtool", "-S", RECEIVER])) - before
-        if dropped <= 0:
-            raise BenchError(f"pktgen sent {res.sent} frames, the XDP program dropped none")
-        ns = res.usec * 1000.0 / dropped
+        got = self._counters() - before
+        packets = got.check(self.attached == "xdpdrv")
         detail: dict[str, float | int] = {
             "count": count,
             "sent": res.sent,
-            "xdp_dropped": dropped,
+            "rx_packets": packets,
             "usec": res.usec,
+            "ktime_ns": ktime_ns,
             "pps": res.pps,
             "errors": res.errors,
         }
-        return ns, detail
+        if self.attached == "xdpdrv":
+            detail["xdp_dropped"] = got.native_drops
+        if got.counted is not None:
+            detail["stats_drop_packets"] = got.counted
+        return res.usec * 1000.0 / packets, detail
 
     def measure(self, method: str, repeat: int, count: int) -> tuple[float, dict[str, float | int]]:
+        self.attach(ATTACH[method])
         return self.test_run(repeat) if method == "test_run" else self.pktgen(count)
+
+    def check_counting(self, config: str, method: str, detail: Mapping[str, float | int]) -> None:
+        """With statistics on, the receiving device counted every drop; off, none."""
+        if method == "test_run" or CONFIG_STATS[config] is None:
+            return
+        counted = int(detail.get("stats_drop_packets", 0))
+        packets = int(detail["rx_packets"])
+        if CONFIG_STATS[config] and counted != packets:
+            raise BenchError(
+                f"{config}: XDP statistics on, but {RECEIVER} counted {counted} of {packets} "
+                f"drops ({method})"
+            )
+        if not CONFIG_STATS[config] and counted:
+            raise BenchError(f"{config}: XDP statistics off, but {RECEIVER} counted {counted}")
+
+
+@dataclass(frozen=True)
+class Counters:
+    """What the receiving device counted: rx_packets (every frame that reached it,
+    native XDP or not), veth's native XDP drops, the series' drop-packets (None when
+    the device has no counters)."""
+
+    rx_packets: int
+    native_drops: int
+    counted: int | None
+
+    def __sub__(self, before: Counters) -> Counters:
+        counted = None
+        if self.counted is not None:
+            counted = self.counted - (before.counted or 0)
+        return Counters(
+            self.rx_packets - before.rx_packets, self.native_drops - before.native_drops, counted
+        )
+
+    def check(self, native: bool) -> int:
+        """The frames that met the program (a difference of two readings)."""
+        if self.rx_packets <= 0:
+            raise BenchError("pktgen ran, but no frame reached the receiving veth")
+        if native and self.native_drops != self.rx_packets:
+            raise BenchError(
+                f"{self.rx_packets} frames reached {RECEIVER}, its native XDP program dropped "
+                f"{self.native_drops}"
+            )
+        return self.rx_packets
+
+
+def guest_facts() -> dict[str, object]:
+    """What the measurements depend on: the clock source the kernel times with, the
+    CPU the guest sees (under icount shift=0 the TSC runs at 1000 MHz)."""
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    mhz = re.search(r"^cpu MHz\s*:\s*([\d.]+)", cpuinfo, re.M)
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    clocksource = Path("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+    return {
+        "kernel_release": platform.release(),
+        "cpus": os.cpu_count(),
+        "clocksource": clocksource.read_text().strip(),
+        "cpu_mhz": float(mhz.group(1)) if mhz else None,
+        "cpu_model": model.group(1).strip() if model else None,
+    }
 
 
 def run_bench(args: argparse.Namespace) -> dict[str, object]:
     bench = Bench(args.bpftool, args.obj, Path(tempfile.gettempdir()))
+    unit = UNITS[args.clock]
     samples: list[Sample] = []
     with bench.setup():
-        # Warm up (TCG translates code on first use), not recorded.
-        for config in args.config:
-            bench.set_config(config)
-            for method in METHODS:
+        if any(CONFIG_STATS[c] is not None for c in args.config):
+            bench.switch = find_switch(args.kernel_tree, RECEIVER)
+        # Warm up (TCG translates code on first use; the guest grows its caches).
+        for method in METHODS:
+            for config in args.config:
+                bench.set_config(config)
                 bench.measure(method, max(args.repeat // 10, 1), max(args.pktgen_count // 10, 1))
         for run in range(args.runs):
-            for config in config_order(args.config, run):
-                bench.set_config(config)
-                for method in METHODS:
+            for method in METHODS:
+                for config in config_order(args.config, run):
+                    bench.set_config(config)
                     ns, detail = bench.measure(method, args.repeat, args.pktgen_count)
+                    bench.check_counting(config, method, detail)
                     samples.append(Sample(config, method, run + 1, round(ns, 3), detail))
                     print(
-                        f"bench: run {run + 1} {config:4} {method:8} {ns:10.1f} ns/packet",
+                        f"bench: run {run + 1} {config:4} {method:14} {ns:10.1f} {unit}/packet",
                         flush=True,
                     )
-        if XDP_STATS_SYSCTL.exists():
+        if bench.switch is not None:
             bench.set_config("off")
     return {
-        "kernel_release": platform.release(),
-        "cpus": os.cpu_count(),
-        "xdp_stats_sysctl": XDP_STATS_SYSCTL.exists(),
+        **guest_facts(),
+        "clock": args.clock,
+        "xdp_stats_switch": bench.switch.kind if bench.switch else None,
+        "xdp_stats_switch_detail": bench.switch.description if bench.switch else None,
         "samples": [asdict(s) for s in samples],
     }
 
@@ -255,15 +377,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="where the samples go (JSON)")
     p.add_argument("--bpftool", required=True)
     p.add_argument("--obj", type=Path, required=True, help="the XDP_DROP program's object")
-    p.add_argument("--config", action="append", choices=sorted(CONFIG_SYSCTL), required=True)
-    p.add_argument("--runs", type=int, default=7)
-    p.add_argument("--repeat", type=int, default=5_000_000)
-    p.add_argument("--pktgen-count", type=int, default=200_000)
+    p.add_argument("--config", action="append", choices=sorted(CONFIG_STATS), required=True)
+    p.add_argument("--kernel-tree", type=Path, help="its ynl library and netdev spec")
+    p.add_argument("--clock", choices=sorted(UNITS), default="ns", help="how the guest runs")
+    # how much to measure: the host passes its --runs, --repeat and --pktgen-count
+    p.add_argument("--runs", type=int, required=True)
+    p.add_argument("--repeat", type=int, required=True)
+    p.add_argument("--pktgen-count", type=int, required=True)
     args = p.parse_args(argv)
     rc = 0
     try:
         data = run_bench(args)
-    except (BenchError, OSError) as exc:
+    except (BenchError, StatsSwitchError, OSError) as exc:
         print(f"bench: error: {exc}", flush=True)
         data = {"error": str(exc)}
         rc = 1

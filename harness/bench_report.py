@@ -1,5 +1,9 @@
-"""`harness bench` results: per configuration and method, min/median/max ns per
-packet and the ratio to the unpatched base; a Markdown table, JSON and a plot."""
+"""`harness bench` results: per clock, method and configuration, min/median/max
+per packet; the differences between configurations; a Markdown table and a plot.
+
+Two clocks: ``icount`` (the guest ran under QEMU's -icount shift=0: its
+nanoseconds are guest instructions) and ``ns`` (real time under TCG or KVM).
+"""
 
 from __future__ import annotations
 
@@ -10,79 +14,151 @@ from pathlib import Path
 
 METHOD_TITLES = {
     "test_run": "BPF_PROG_TEST_RUN (bpftool prog run, repeat)",
-    "pktgen": "pktgen into veth, native XDP_DROP on the peer",
+    "pktgen_native": "pktgen into veth, native XDP_DROP on the peer",
+    "pktgen_generic": "pktgen into veth, generic XDP_DROP on the peer",
 }
 CONFIG_ORDER = ("base", "off", "on")
 CONFIG_TITLES = {
     "base": "base (unpatched)",
-    "off": "patched, xdp_stats=0",
-    "on": "patched, xdp_stats=1",
+    "off": "patched, statistics off",
+    "on": "patched, statistics on",
 }
+CLOCK_ORDER = ("icount", "ns")
+UNITS = {"icount": "insn", "ns": "ns"}
+# (configuration, compared with): what the table shows the difference of
+COMPARISONS = (("off", "base"), ("on", "base"), ("on", "off"))
 
 
 @dataclass(frozen=True)
 class Row:
+    clock: str
     method: str
     config: str
     runs: int
     min: float
     median: float
     max: float
-    ratio: float | None  # median over the base's median; None without a base
-    min_ratio: float | None = None  # min over the base's min: the least disturbed runs
 
 
-def summarize(samples: Iterable[Mapping[str, object]]) -> list[Row]:
-    """Rows in method, then configuration order, from samples with ``method``,
-    ``config`` and ``ns_per_packet``."""
-    groups: dict[tuple[str, str], list[float]] = {}
+@dataclass(frozen=True)
+class Delta:
+    """``config`` against ``against``: the difference and the ratio of the medians."""
+
+    clock: str
+    method: str
+    config: str
+    against: str
+    delta: float
+    ratio: float
+
+
+def _ordered(found: Iterable[str], order: Iterable[str]) -> list[str]:
+    found = set(found)
+    return [x for x in order if x in found] + sorted(found - set(order))
+
+
+def samples_by_key(
+    samples: Iterable[Mapping[str, object]],
+) -> dict[tuple[str, str, str], list[float]]:
+    """(clock, method, config) -> the values per packet, in sample order."""
+    groups: dict[tuple[str, str, str], list[float]] = {}
     for s in samples:
         value = s["ns_per_packet"]
         if not isinstance(value, int | float):
             raise ValueError(f"sample without a number: {dict(s)}")
-        groups.setdefault((str(s["method"]), str(s["config"])), []).append(float(value))
-    methods = [m for m in METHOD_TITLES if any(k[0] == m for k in groups)]
-    methods += sorted({k[0] for k in groups} - set(methods))
+        key = (str(s.get("clock", "ns")), str(s["method"]), str(s["config"]))
+        groups.setdefault(key, []).append(float(value))
+    return groups
+
+
+def summarize(samples: Iterable[Mapping[str, object]]) -> list[Row]:
+    """Rows in clock, method, then configuration order."""
+    groups = samples_by_key(samples)
     rows = []
-    for method in methods:
-        base = groups.get((method, "base"))
-        base_median = statistics.median(base) if base else None
-        base_min = min(base) if base else None
-        configs = [c for c in CONFIG_ORDER if (method, c) in groups]
-        configs += sorted({k[1] for k in groups if k[0] == method} - set(configs))
-        for config in configs:
-            values = groups[(method, config)]
-            median = statistics.median(values)
-            rows.append(
-                Row(
-                    method=method,
-                    config=config,
-                    runs=len(values),
-                    min=min(values),
-                    median=median,
-                    max=max(values),
-                    ratio=median / base_median if base_median else None,
-                    min_ratio=min(values) / base_min if base_min else None,
+    for clock in _ordered((k[0] for k in groups), CLOCK_ORDER):
+        methods = _ordered((k[1] for k in groups if k[0] == clock), METHOD_TITLES)
+        for method in methods:
+            configs = [k[2] for k in groups if k[:2] == (clock, method)]
+            for config in _ordered(configs, CONFIG_ORDER):
+                values = groups[(clock, method, config)]
+                rows.append(
+                    Row(
+                        clock,
+                        method,
+                        config,
+                        len(values),
+                        min(values),
+                        statistics.median(values),
+                        max(values),
+                    )
                 )
-            )
     return rows
 
 
+def deltas(rows: Iterable[Row]) -> list[Delta]:
+    """Every comparison of COMPARISONS both of whose medians were measured."""
+    median = {(r.clock, r.method, r.config): r.median for r in rows}
+    out = []
+    for clock, method, _ in dict.fromkeys((k[0], k[1], "") for k in median):
+        for config, against in COMPARISONS:
+            a, b = median.get((clock, method, config)), median.get((clock, method, against))
+            if a is not None and b is not None:
+                out.append(Delta(clock, method, config, against, a - b, a / b if b else 0.0))
+    return out
+
+
+def _fmt_delta(d: Delta | None) -> str:
+    if d is None:
+        return ""
+    if d.clock == "icount":
+        return f"{d.delta:+.1f} ({(d.ratio - 1) * 100:+.2f} %)"
+    return f"\N{MULTIPLICATION SIGN}{d.ratio:.3f}"
+
+
 def render_table(rows: Sequence[Row], header: Sequence[str] = ()) -> str:
-    """A Markdown table (readable as text too), preceded by ``header`` lines."""
+    """One line per method and configuration, a column group per clock: the median,
+    the spread (min … max over the runs) and the differences of the medians
+    (instructions: off - base, on - base, on - off; ns: their ratios)."""
+    clocks = _ordered({r.clock for r in rows}, CLOCK_ORDER)
+    by_key = {(r.clock, r.method, r.config): r for r in rows}
+    found = {(d.clock, d.method, d.config, d.against): d for d in deltas(rows)}
+    head = ["method", "configuration", "runs"]
+    align = ["---", "---", "---:"]
+    for clock in clocks:
+        unit = UNITS.get(clock, clock)
+        head += [
+            f"{unit}/packet (median)",
+            f"{unit} min … max",
+            f"{unit} vs base",
+            f"{unit} vs off",
+        ]
+        align += ["---:"] * 4
     lines = [*header, ""] if header else []
-    lines.append(
-        "| method | configuration | runs | min ns | median ns | max ns | median vs base "
-        "| min vs base |"
-    )
-    lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        ratio = f"{r.ratio:.3f}" if r.ratio is not None else "n/a"
-        min_ratio = f"{r.min_ratio:.3f}" if r.min_ratio is not None else "n/a"
-        lines.append(
-            f"| {METHOD_TITLES.get(r.method, r.method)} | {CONFIG_TITLES.get(r.config, r.config)}"
-            f" | {r.runs} | {r.min:.1f} | {r.median:.1f} | {r.max:.1f} | {ratio} | {min_ratio} |"
-        )
+    lines += ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
+    pairs = list(dict.fromkeys((r.method, r.config) for r in rows))
+    methods = _ordered({m for m, _ in pairs}, METHOD_TITLES)
+    for method in methods:
+        for config in _ordered({c for m, c in pairs if m == method}, CONFIG_ORDER):
+            measured = [
+                by_key[(c, method, config)] for c in clocks if (c, method, config) in by_key
+            ]
+            cells = [
+                METHOD_TITLES.get(method, method),
+                CONFIG_TITLES.get(config, config),
+                str(max(r.runs for r in measured)),
+            ]
+            for clock in clocks:
+                r = by_key.get((clock, method, config))
+                if r is None:
+                    cells += ["", "", "", ""]
+                    continue
+                cells += [
+                    f"{r.median:.1f}",
+                    f"{r.min:.1f} … {r.max:.1f}",
+                    _fmt_delta(found.get((clock, method, config, "base"))),
+                    _fmt_delta(found.get((clock, method, config, "off"))),
+                ]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -100,53 +176,62 @@ def accel_line(accel: Mapping[str, object]) -> str:
 def plot(
     rows: Sequence[Row], samples: Iterable[Mapping[str, object]], path: Path, title: str
 ) -> None:
-    """One panel per method: every run as a dot, the median as a bar, min-max as a line."""
+    """A panel per clock and method: every run as a dot, the median as a bar, min-max
+    as a line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    clocks = list(dict.fromkeys(r.clock for r in rows))
     methods = list(dict.fromkeys(r.method for r in rows))
-    fig, axes = plt.subplots(1, len(methods), figsize=(5.5 * len(methods), 4.5), squeeze=False)
-    points: dict[tuple[str, str], list[float]] = {}
-    for s in samples:
-        points.setdefault((str(s["method"]), str(s["config"])), []).append(
-            float(s["ns_per_packet"])  # type: ignore[arg-type]
-        )
+    fig, axes = plt.subplots(
+        len(clocks),
+        len(methods),
+        figsize=(5.5 * len(methods), 4.5 * len(clocks)),
+        squeeze=False,
+    )
+    points = samples_by_key(samples)
     colors = {"base": "#7f7f7f", "off": "#1f77b4", "on": "#d62728"}
-    for ax, method in zip(axes[0], methods, strict=True):
-        mrows = [r for r in rows if r.method == method]
-        xs = range(len(mrows))
-        ax.bar(
-            xs,
-            [r.median for r in mrows],
-            color=[colors.get(r.config, "#2ca02c") for r in mrows],
-            alpha=0.45,
-        )
-        for x, r in zip(xs, mrows, strict=True):
-            ax.vlines(x, r.min, r.max, color="black", linewidth=1)
-            vals = points.get((method, r.config), [])
-            ax.scatter([x] * len(vals), vals, color="black", s=12, zorder=3)
-            label = f"{r.median:.1f}"
-            if r.ratio is not None:
-                label += f"\n\N{MULTIPLICATION SIGN}{r.ratio:.3f}"
-            ax.annotate(
-                label,
-                (x, r.max),
-                textcoords="offset points",
-                xytext=(0, 4),
-                ha="center",
+    for i, clock in enumerate(clocks):
+        for j, method in enumerate(methods):
+            ax = axes[i][j]
+            mrows = [r for r in rows if (r.clock, r.method) == (clock, method)]
+            if not mrows:
+                ax.set_visible(False)
+                continue
+            xs = range(len(mrows))
+            ax.bar(
+                xs,
+                [r.median for r in mrows],
+                color=[colors.get(r.config, "#2ca02c") for r in mrows],
+                alpha=0.45,
+            )
+            base = next((r.median for r in mrows if r.config == "base"), None)
+            for x, r in zip(xs, mrows, strict=True):
+                ax.vlines(x, r.min, r.max, color="black", linewidth=1)
+                vals = points.get((clock, method, r.config), [])
+                ax.scatter([x] * len(vals), vals, color="black", s=12, zorder=3)
+                label = f"{r.median:.1f}"
+                if base and r.config != "base":
+                    label += f"\n{r.median - base:+.1f}"
+                ax.annotate(
+                    label,
+                    (x, r.max),
+                    textcoords="offset points",
+                    xytext=(0, 4),
+                    ha="center",
+                    fontsize=8,
+                )
+            ax.set_xticks(
+                list(xs),
+                [CONFIG_TITLES.get(r.config, r.config) for r in mrows],
+                rotation=12,
                 fontsize=8,
             )
-        ax.set_xticks(
-            list(xs),
-            [CONFIG_TITLES.get(r.config, r.config) for r in mrows],
-            rotation=12,
-            fontsize=8,
-        )
-        ax.set_ylabel("ns per packet")
-        ax.set_title(METHOD_TITLES.get(method, method), fontsize=9)
-        ax.set_ylim(0, max(r.max for r in mrows) * 1.25)
+            ax.set_ylabel(f"{UNITS.get(clock, clock)} per packet")
+            ax.set_title(METHOD_TITLES.get(method, method), fontsize=9)
+            ax.set_ylim(0, max(r.max for r in mrows) * 1.25)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -81,19 +81,30 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="the series to compare with the base (default: xdp-stats; repeat to stack)",
     )
-    p.add_argument("--runs", type=int, default=7, help="runs per configuration (default 7)")
+    d = BenchOptions()
+    p.add_argument(
+        "--runs", type=int, default=d.runs, help=f"runs per configuration (default {d.runs})"
+    )
     p.add_argument(
         "--repeat",
         type=int,
-        default=5_000_000,
-        help="BPF_PROG_TEST_RUN repetitions per run (default 5000000)",
+        default=d.repeat,
+        help=f"BPF_PROG_TEST_RUN repetitions per run (default {d.repeat})",
     )
     p.add_argument(
         "--pktgen-count",
         type=int,
-        default=200_000,
+        default=d.pktgen_count,
         metavar="N",
-        help="frames pktgen sends per run (default 200000)",
+        help=f"frames pktgen sends per run (default {d.pktgen_count})",
+    )
+    p.add_argument(
+        "--no-icount",
+        action="store_true",
+        help="skip the guest instruction counts (QEMU -icount boots); ns only",
+    )
+    p.add_argument(
+        "--no-ns", action="store_true", help="skip the real-time boots; instruction counts only"
     )
     p.add_argument(
         "--kernel-tree",
@@ -126,6 +137,7 @@ def cmd_bench(args: argparse.Namespace, repo: Path) -> int:
         runs=args.runs,
         repeat=args.repeat,
         pktgen_count=args.pktgen_count,
+        clocks=tuple(c for c, skip in (("icount", args.no_icount), ("ns", args.no_ns)) if not skip),
         accel=args.accel,
         timeout=args.timeout,
         boot_timeout=args.boot_timeout,
@@ -163,7 +175,8 @@ def make_parser() -> argparse.ArgumentParser:
     _series_args(p)
     p = sub.add_parser(
         "bench",
-        help="ns/packet of XDP_DROP: the base kernel vs the series with xdp_stats off and on",
+        help="XDP_DROP guest instructions and ns per packet: the base kernel vs the series "
+        "with its XDP statistics off and on",
     )
     _bench_args(p)
     p = sub.add_parser("shell", help="an interactive guest on the series' kernel")

@@ -334,10 +334,16 @@ class Pipeline:
         progress(f"    test_progs: {res.binary} with {', '.join(names)} ({state})")
         return res.binary
 
-    def boot_guest(self, build_dir: Path, guest: list[str]) -> vm.VmResult:
+    def boot_guest(
+        self,
+        build_dir: Path,
+        guest: list[str],
+        tweak: Callable[[vm.VmSpec], vm.VmSpec] | None = None,
+    ) -> vm.VmResult:
         """Boot the built kernel and run ``guest`` (a command that prints the
         harness.markers lines) in it; the console goes to the results, its splats
-        to the report. Raises InfraError when the VM hung or died without a splat."""
+        to the report. Raises InfraError when the VM hung or died without a splat.
+        ``tweak`` adjusts the VM (bench: one vCPU, QEMU's -icount)."""
         bzimage = build_dir / "arch/x86/boot/bzImage"
         decision = self._accel(bzimage)
         boot_to, run_to = TIMEOUTS[decision.accel]
@@ -346,6 +352,8 @@ class Pipeline:
         spec = vm.VmSpec(
             bzimage=bzimage, accel=decision.accel, rwdirs=(self.results,), cwd=self.repo
         )
+        if tweak is not None:
+            spec = tweak(spec)
         cmd = vm.vng_command(spec, shlex.join(guest))
         self.runner.log.record(cmd, self.repo)
         with self.stage("vm"):

@@ -31,6 +31,7 @@ class VmSpec:
     cwd: Path | None = None
     network_loop: bool = True  # two virtio NICs joined by a QEMU hub
     append: tuple[str, ...] = ("printk.time=1",)
+    qemu_opts: tuple[str, ...] = ()  # extra QEMU arguments, e.g. "-icount shift=0,sleep=off"
 
 
 def vng_command(spec: VmSpec, exec_cmd: str | None = None) -> list[str]:
@@ -55,6 +56,9 @@ def vng_command(spec: VmSpec, exec_cmd: str | None = None) -> list[str]:
         # net.core.xdp_stats and kernel.bpf_stats_enabled toggles under traffic and
         # with tracefs event disables; never with thread=single.
         cmd.append(TCG_QEMU_OPTS)
+    # vng joins every --qemu-opts into QEMU's command line (one argument each, so that
+    # its parser does not take "-icount" for an option of its own).
+    cmd += [f"--qemu-opts={opt}" for opt in spec.qemu_opts]
     if spec.network_loop:
         cmd += ["--network", "loop"]
     for d in spec.rwdirs:

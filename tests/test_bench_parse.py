@@ -1,15 +1,20 @@
-"""The guest side of `harness bench`: what it reads from bpftool, pktgen and ethtool."""
+"""The guest side of `harness bench`: what it reads from bpftool, pktgen, ethtool and
+the receiving veth's counters."""
 
 from __future__ import annotations
 
 import pytest
 
 from harness.bench_guest import (
+    ATTACH,
+    METHODS,
     BenchError,
+    Counters,
     PktgenResult,
     config_order,
     parse_bpftool_run,
     parse_pktgen_result,
+    pktgen_flags,
     xdp_drops,
 )
 
@@ -55,6 +60,26 @@ def test_pktgen_result() -> None:
     )
 
 
+def test_pktgen_result_of_unshared_skbs() -> None:
+    # with "flag !SHARED" 6.12 prints the frags of a freed skb as -1
+    text = "Result: OK: 141285(c141285+d0) usec, 50000 (64byte,-1frags)\n  353894pps 181Mb/sec "
+    text += "(181193728bps) errors: 0\n"
+    assert parse_pktgen_result(text) == PktgenResult(141285, 50000, 353894, 0)
+
+
+def test_pktgen_flags() -> None:
+    shown = PKTGEN_DONE.replace(
+        "     flows: 0", "     Flags: SHARED  NO_TIMESTAMP  \n     flows: 0"
+    )
+    assert pktgen_flags(shown) == {
+        "SHARED",
+        "NO_TIMESTAMP",
+    }
+    assert pktgen_flags("     Flags: \n") == set()
+    with pytest.raises(BenchError, match="no 'Flags:'"):
+        pktgen_flags(PKTGEN_DONE)
+
+
 def test_pktgen_result_not_ok() -> None:
     with pytest.raises(BenchError, match="Result: Idle"):
         parse_pktgen_result("Params: count 10\nResult: Idle\n")
@@ -77,3 +102,26 @@ def test_config_order_rotates() -> None:
         ["off", "on"],
     ]
     assert config_order(["base"], 4) == ["base"]
+
+
+def test_methods_attach_native_and_generic() -> None:
+    assert METHODS == ("test_run", "pktgen_native", "pktgen_generic")
+    assert [ATTACH[m] for m in METHODS] == [None, "xdpdrv", "xdpgeneric"]
+
+
+def test_counters_difference_and_check() -> None:
+    before, after = Counters(100, 40, None), Counters(50_100, 50_040, 50_000)
+    got = after - before
+    assert got == Counters(50_000, 50_000, 50_000)
+    assert got.check(native=True) == 50_000
+    # generic XDP: veth's native counters do not move; rx_packets counts the frames
+    assert Counters(50_000, 0, None).check(native=False) == 50_000
+    # counters that appear during the run (v2: enabled just before) start from zero
+    assert (Counters(9, 0, 7) - Counters(1, 0, None)).counted == 7
+
+
+def test_counters_catch_frames_the_program_did_not_drop() -> None:
+    with pytest.raises(BenchError, match="dropped 49990"):
+        Counters(50_000, 49_990, None).check(native=True)
+    with pytest.raises(BenchError, match="no frame reached"):
+        Counters(0, 0, None).check(native=False)

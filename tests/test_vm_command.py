@@ -61,3 +61,10 @@ def test_rwdirs_cwd_exec_and_no_network() -> None:
     assert _pairs(cmd, "--memory") == ["1G"]
     assert _pairs(cmd, "--append") == ["printk.time=1", "panic=-1"]
     assert cmd[-2:] == ["--exec", "python3 -m harness.guest --suite baseline"]
+
+
+def test_extra_qemu_options_one_argument_each() -> None:
+    spec = VmSpec(bzimage=BZ, accel="tcg", qemu_opts=("-icount shift=0,sleep=off",))
+    cmd = vng_command(spec)
+    opts = [a for a in cmd if a.startswith("--qemu-opts")]
+    assert opts == ["--qemu-opts=-accel tcg,thread=single", "--qemu-opts=-icount shift=0,sleep=off"]
