@@ -86,6 +86,19 @@ def _patch_ids(stack: list[Series]) -> list[str]:
     return [hashlib.sha256(p.read_bytes()).hexdigest() for s in stack for p in s.patches]
 
 
+def clear_stale_index_lock(path: Path, runner: Runner) -> None:
+    """Remove the index.lock a git command killed in this worktree left behind.
+
+    The caller holds the stack's lock, so no other harness process runs git here:
+    a lock file is what a run interrupted in the middle of `git reset` or `git am`
+    left, and every later git command would fail on it."""
+    git_dir = Path(runner.git(path, "rev-parse", "--absolute-git-dir"))
+    lock = git_dir / "index.lock"
+    if lock.exists():
+        progress(f"source: removing {lock}, left by an interrupted run")
+        lock.unlink()
+
+
 def prepare_worktree(
     source: KernelSource, stack: list[Series], key: str, cache: CacheLayout, runner: Runner
 ) -> Worktree:
@@ -102,6 +115,8 @@ def prepare_worktree(
     digest = series_digest(source, stack)
     wanted = _patch_ids(stack)
     registered = path.exists() and (path / ".git").exists()
+    if registered:
+        clear_stale_index_lock(path, runner)
     done = 0
     if registered and state_file.exists():
         state = json.loads(state_file.read_text())

@@ -272,3 +272,17 @@ def test_common_prefix() -> None:
     assert common_prefix(["a", "b"], ["a", "b", "c"]) == 2
     assert common_prefix(["a", "b", "c"], ["a", "x", "c"]) == 1
     assert common_prefix(["x"], ["a"]) == 0
+
+
+def test_index_lock_left_by_a_killed_run_is_removed(tree: Tree) -> None:
+    """A run killed inside `git reset` leaves index.lock in the worktree's git dir;
+    the next run (holding the stack lock) removes it instead of failing."""
+    stack = [tree.good()]
+    first = prepare_worktree(tree.source, stack, "k", tree.cache, Runner())
+    (first.path / "drivers/net/veth.c").write_text("local edit\n")  # forces a reset
+    lock = Path(git(first.path, "rev-parse", "--absolute-git-dir")) / "index.lock"
+    lock.write_text("")
+    second = prepare_worktree(tree.source, stack, "k", tree.cache, Runner())
+    assert not lock.exists()
+    assert _clean(second.path)
+    assert "l3 tx" in (second.path / "drivers/net/veth.c").read_text()
