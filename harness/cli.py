@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import traceback
@@ -14,6 +15,7 @@ from harness.errors import ExitCode, HarnessError, unexpected
 from harness.paths import CacheLayout, default_cache, find_repo
 from harness.pipeline import Options, Pipeline
 from harness.series import Catalog
+from harness.ui import result
 
 
 def _series_args(p: argparse.ArgumentParser) -> None:
@@ -214,6 +216,24 @@ def cmd_list(repo: Path) -> int:
     return int(ExitCode.USAGE) if bad else 0
 
 
+# When several series are checked, the exit code is the gravest of theirs.
+_GRAVITY = (ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.INFRA)
+
+
+def check_every_series(opts: Options, repo: Path) -> ExitCode:
+    """`check-patches --all`: every series with patches, each on top of its
+    dependencies, one after the other; the exit code is the gravest of theirs."""
+    catalog = Catalog(repo)
+    names = [n for n in catalog if catalog[n].patches]
+    worst = ExitCode.OK
+    for name in names:
+        one = dataclasses.replace(opts, series=[name], all_series=False)
+        code = Pipeline(one, repo, CacheLayout(default_cache())).check_patches()
+        result(f"check-patches {name}: exit {int(code)}")
+        worst = max(worst, code, key=_GRAVITY.index)
+    return worst
+
+
 def tools_on_path(environ: dict[str, str] | None = None) -> None:
     """Put the directory of this interpreter first on PATH.
 
@@ -255,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             debug_config=args.debug_config,
             verbose=getattr(args, "verbose", False),
         )
+        if args.command == "check-patches" and args.all_series:
+            return int(check_every_series(opts, repo))
         pipeline = Pipeline(opts, repo, CacheLayout(default_cache()))
         if args.command == "shell":
             return pipeline.shell()

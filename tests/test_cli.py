@@ -154,3 +154,39 @@ def test_list_names_the_kselftests(repo: Path, capsys: pytest.CaptureFixture[str
         "  kselftests: net:nl_netdev.py, drivers/net:ping.py",
         "  (no patches)",
     ]
+
+
+def test_check_patches_all_checks_every_series_with_patches(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--all checks each series that has patches (not only the last of the stack), on
+    top of its dependencies; the exit code is the gravest of theirs."""
+    from harness.errors import ExitCode
+    from harness.pipeline import Pipeline
+
+    make_series(
+        repo,
+        "xdp-other",
+        depends_on=("baseline",),
+        selftests=("baseline",),
+        description="another series",
+        patches={"0001-x.patch": patch_text("[PATCH] xdp: other")},
+    )
+    checked: list[list[str]] = []
+    codes = {"xdp-meta": ExitCode.FAILED, "xdp-other": ExitCode.OK}
+
+    def fake_check(self: Pipeline) -> ExitCode:
+        names = [s.name for s in self.stack]
+        checked.append(names)
+        return codes[names[-1]]
+
+    monkeypatch.setattr(Pipeline, "check_patches", fake_check)
+    assert main(["check-patches", "--all"]) == int(ExitCode.FAILED)
+    assert sorted(checked) == [["baseline", "xdp-meta"], ["baseline", "xdp-other"]]
+    out = capsys.readouterr().out
+    assert "check-patches xdp-meta: exit 1" in out
+    assert "check-patches xdp-other: exit 0" in out
+
+    codes["xdp-other"] = ExitCode.USAGE
+    checked.clear()
+    assert main(["check-patches", "--all"]) == int(ExitCode.USAGE)
