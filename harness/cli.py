@@ -15,6 +15,7 @@ from harness.errors import ExitCode, HarnessError, unexpected
 from harness.paths import CacheLayout, default_cache, find_repo
 from harness.pipeline import Options, Pipeline
 from harness.series import Catalog
+from harness.shards import host_cpus
 from harness.ui import result
 
 
@@ -72,6 +73,24 @@ def _vm_args(p: argparse.ArgumentParser) -> None:
         "--allow-skips", action="store_true", help="do not fail the run on skipped tests"
     )
     p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive,
+        metavar="N",
+        help="guests side by side, the test files and kselftests dealt between them; "
+        f"1: one guest runs everything (default: the host's CPUs, here {host_cpus()})",
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"want a number of guests (1 or more), got {text!r}")
+    return n
 
 
 def _bench_args(p: argparse.ArgumentParser) -> None:
@@ -274,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             keyword=getattr(args, "keyword", None),
             debug_config=args.debug_config,
             verbose=getattr(args, "verbose", False),
+            jobs=getattr(args, "jobs", None) or host_cpus(),
         )
         if args.command == "check-patches" and args.all_series:
             return int(check_every_series(opts, repo))

@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 from pathlib import Path
 
 from harness.markers import GUEST_DONE, GUEST_START
@@ -50,7 +51,21 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m harness.guest")
     p.add_argument("--results", type=Path, required=True)
     p.add_argument("--bpf-objdir", type=Path, required=True)
-    p.add_argument("--suite", action="append", default=[], required=True)
+    p.add_argument("--suite", action="append", default=[], help="a suite: selftests/SUITE")
+    p.add_argument(
+        "--test",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a test file of a suite",
+    )
+    p.add_argument(
+        "--units",
+        type=Path,
+        metavar="FILE",
+        help='JSON {"tests": [PATH...], "kselftests": [COLLECTION:TEST...]}: more of both '
+        "(harness --jobs: not on this command line, which vng passes in the kernel's)",
+    )
     p.add_argument(
         "--tool",
         action="append",
@@ -73,8 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
+    if args.units is not None:
+        units = json.loads(args.units.read_text())
+        args.test += units.get("tests", [])
+        args.kselftest += units.get("kselftests", [])
     if args.kselftest and args.kernel_tree is None:
         p.error("--kselftest needs --kernel-tree")
+    if not (args.suite or args.test or args.kselftest):
+        p.error("nothing to run: give --suite, --test or --kselftest")
     (args.results / "guest.json").write_text(json.dumps(guest_info(), indent=2))
     os.environ.update(selftest_env(args.bpf_objdir, args.tool, args.kernel_tree))
     extra = [a for a in args.pytest_args if a != "--"]
@@ -87,20 +108,24 @@ def main(argv: list[str] | None = None) -> int:
         tests = [kselftests.parse_name(name) for name in args.kselftest]
         logdir = args.results / kselftest_plugin.LOG_DIR
         plugins.append(kselftest_plugin.Plugin(tests, args.kernel_tree, logdir))
-    rc = int(
-        pytest.main(
-            [
-                "-v",
-                "-rfEs",
-                "-p",
-                "no:cacheprovider",
-                f"--junitxml={args.results / 'junit.xml'}",
-                *[f"selftests/{s}" for s in args.suite],
-                *extra,
-            ],
-            plugins=plugins,
+    paths = [*[f"selftests/{s}" for s in args.suite], *args.test]
+    with tempfile.TemporaryDirectory() as nothing:
+        # Only kselftests (the plugin adds them): a path with nothing to collect, or
+        # pytest would collect the repository's testpaths.
+        rc = int(
+            pytest.main(
+                [
+                    "-v",
+                    "-rfEs",
+                    "-p",
+                    "no:cacheprovider",
+                    f"--junitxml={args.results / 'junit.xml'}",
+                    *(paths or [f"--rootdir={os.getcwd()}", nothing]),
+                    *extra,
+                ],
+                plugins=plugins,
+            )
         )
-    )
     print(f"{GUEST_DONE}{rc}", flush=True)
     return rc
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from harness import (
     locks,
     patchcheck,
     report,
+    shards,
     source,
     splats,
     ui,
@@ -36,7 +38,7 @@ from harness import (
 )
 from harness.errors import BrokenBuild, ExitCode, HarnessError, InfraError, UsageError, unexpected
 from harness.paths import CacheLayout, new_results_dir, point_latest, run_stamp
-from harness.pytest_status import pytest_error
+from harness.pytest_status import NO_TESTS_COLLECTED, pytest_error
 from harness.runner import Runner
 from harness.series import (
     Catalog,
@@ -79,6 +81,19 @@ class Options:
     debug_config: bool = False
     verbose: bool = False
     pytest_args: list[str] = field(default_factory=list)
+    # guests side by side, the tests dealt between them (harness.shards); 1: one guest
+    # runs every suite (the command line's default: the host's CPUs)
+    jobs: int = 1
+
+
+@dataclass(frozen=True)
+class VmPlan:
+    """How this run boots its guests: the kernel, the accelerator, the timeouts."""
+
+    bzimage: Path
+    accel: str
+    boot_timeout: float
+    timeout: float
 
 
 class Pipeline:
@@ -102,6 +117,7 @@ class Pipeline:
         self.stack: list[Series] = resolve(names, self.known)
         self.key = stack_key(self.stack)
         self.suites = selftest_suites(self.stack)
+        self.units: list[shards.Unit] = []  # what the guests ran, when several did
         self.run_id = f"{run_stamp()}-{self.key}"
         root = opts.results_root or repo / "results"
         self._results_given = results is not None
@@ -278,30 +294,48 @@ class Pipeline:
                 built_tools["test_progs"] = self._test_progs(
                     prog_tests, worktree, build_dir, built_tools.get("bpftool")
                 )
-        guest = [
-            sys.executable,
-            "-m",
-            "harness.guest",
-            "--results",
-            str(self.results),
-            "--bpf-objdir",
-            str(objdir),
-            "--kernel-tree",
-            str(worktree),
-        ]
-        for suite in self.suites:
-            guest += ["--suite", suite]
-        for name, path in built_tools.items():
-            guest += ["--tool", f"{name}={path}"]
-        for test, _ in ksft:
-            guest += ["--kselftest", test.name]
-        extra = list(self.opts.pytest_args)
-        if self.opts.keyword:
-            extra += ["-k", self.opts.keyword]
-        if extra:
-            guest += ["--", *extra]
+
+        def guest(
+            results: Path,
+            suites: Iterable[str] = (),
+            ksft_names: Iterable[str] = (),
+            units: Path | None = None,
+        ) -> list[str]:
+            """The guest runner's command line, for the given tests."""
+            cmd = [
+                sys.executable,
+                "-m",
+                "harness.guest",
+                "--results",
+                str(results),
+                "--bpf-objdir",
+                str(objdir),
+                "--kernel-tree",
+                str(worktree),
+            ]
+            for suite in suites:
+                cmd += ["--suite", suite]
+            if units is not None:
+                cmd += ["--units", str(units)]
+            for name, path in built_tools.items():
+                cmd += ["--tool", f"{name}={path}"]
+            for name in ksft_names:
+                cmd += ["--kselftest", name]
+            extra = list(self.opts.pytest_args)
+            if self.opts.keyword:
+                extra += ["-k", self.opts.keyword]
+            if extra:
+                cmd += ["--", *extra]
+            return cmd
+
+        plan = self._shards([t for t, _ in ksft])
+        if len(plan) > 1:
+            self.boot_shards(build_dir, plan, lambda d, s: guest(d, units=s.write_units(d)))
+            return
         try:
-            res = self.boot_guest(build_dir, guest)
+            res = self.boot_guest(
+                build_dir, guest(self.results, self.suites, [t.name for t, _ in ksft])
+            )
         finally:
             junit = self.results / "junit.xml"
             if junit.exists():
@@ -310,6 +344,24 @@ class Pipeline:
         err = pytest_error(res.pytest_exit, self.opts.keyword, console, res.console)
         if err is not None:
             raise err
+
+    def _shards(self, ksft: list[kselftests.Kselftest]) -> list[shards.Shard]:
+        """The run's tests dealt to --jobs guests (harness.shards), as many as the
+        memory holds; one shard or none: one guest runs every suite, as without --jobs."""
+        if self.opts.jobs <= 1:
+            return []
+        self.units = shards.units(self.repo, self.suites, ksft)
+        jobs = min(self.opts.jobs, len(self.units))
+        if jobs <= 1:
+            return []
+        fit = shards.fit_memory(jobs, vm.VmSpec.memory, shards.available_memory())
+        if fit < jobs:
+            warn(
+                f"--jobs {self.opts.jobs}: the available memory holds {fit} guests of "
+                f"{vm.VmSpec.memory} (and {shards.GUEST_OVERHEAD >> 20} MiB for QEMU) each"
+            )
+        known = shards.previous_costs(self.results.parent, self.key, self.units, self.results)
+        return shards.plan(self.units, fit, known)
 
     def _test_progs(
         self, names: list[str], worktree: Path, build_dir: Path, bpftool: Path | None
@@ -334,6 +386,18 @@ class Pipeline:
         progress(f"    test_progs: {res.binary} with {', '.join(names)} ({state})")
         return res.binary
 
+    def vm_plan(self, build_dir: Path) -> VmPlan:
+        """The kernel to boot, the accelerator (probed once per run), the timeouts."""
+        bzimage = build_dir / "arch/x86/boot/bzImage"
+        decision = self._accel(bzimage)
+        boot_to, run_to = TIMEOUTS[decision.accel]
+        return VmPlan(
+            bzimage,
+            decision.accel,
+            self.opts.boot_timeout or boot_to,
+            self.opts.timeout or run_to,
+        )
+
     def boot_guest(
         self,
         build_dir: Path,
@@ -344,13 +408,9 @@ class Pipeline:
         harness.markers lines) in it; the console goes to the results, its splats
         to the report. Raises InfraError when the VM hung or died without a splat.
         ``tweak`` adjusts the VM (bench: one vCPU, QEMU's -icount)."""
-        bzimage = build_dir / "arch/x86/boot/bzImage"
-        decision = self._accel(bzimage)
-        boot_to, run_to = TIMEOUTS[decision.accel]
-        boot_to = self.opts.boot_timeout or boot_to
-        run_to = self.opts.timeout or run_to
+        plan = self.vm_plan(build_dir)
         spec = vm.VmSpec(
-            bzimage=bzimage, accel=decision.accel, rwdirs=(self.results,), cwd=self.repo
+            bzimage=plan.bzimage, accel=plan.accel, rwdirs=(self.results,), cwd=self.repo
         )
         if tweak is not None:
             spec = tweak(spec)
@@ -358,10 +418,12 @@ class Pipeline:
         self.runner.log.record(cmd, self.repo)
         with self.stage("vm"):
             progress(
-                f"    {decision.accel}, timeouts: boot {boot_to:.0f}s, run {run_to:.0f}s; "
-                f"console: {self.results / 'console.log'}"
+                f"    {plan.accel}, timeouts: boot {plan.boot_timeout:.0f}s, run "
+                f"{plan.timeout:.0f}s; console: {self.results / 'console.log'}"
             )
-            result = vm.run_vm(cmd, self.results / "console.log", boot_to, run_to, self._echo)
+            result = vm.run_vm(
+                cmd, self.results / "console.log", plan.boot_timeout, plan.timeout, self._echo
+            )
         if result.boot_seconds is not None:
             self.report.timings["guest_boot"] = round(result.boot_seconds, 2)
             self.report.timings["guest_tests"] = round(
@@ -369,45 +431,137 @@ class Pipeline:
             )
         if result.killed_after_done:
             warn("the guest did not power off after the tests; killed it")
-        console = (self.results / "console.log").read_text(errors="replace")
-        self.report.splats = splats.scan(console)
-        if result.timed_out:
-            what = (
-                "did not reach the test runner" if result.timed_out == "boot" else "did not finish"
-            )
-            raise InfraError(
-                f"VM {what} within {boot_to if result.timed_out == 'boot' else run_to:.0f}s: "
-                "hung, killed; console kept",
-                f"read {self.results / 'console.log'}; raise --timeout/--boot-timeout if the "
-                "machine is just slow",
-            )
-        if not result.guest_finished:
-            panicked = [s for s in self.report.splats if s.kind in ("panic", "Oops", "BUG")]
-            if panicked:
-                return result  # the splat fails the run (exit 1), with the console kept
-            tail = "\n".join(console.strip().splitlines()[-15:])
-            raise InfraError(
-                f"the guest exited (status {result.exit_status}) before the tests finished; "
-                f"last console lines:\n{tail}",
-                f"read {self.results / 'console.log'}",
-            )
+        self.report.splats = splats.scan(result.console.read_text(errors="replace"))
+        err = guest_problem(result, self.report.splats, plan)
+        if err is not None:
+            raise err
         return result
 
-    def _echo(self, line: str) -> None:
-        """Live view: a line per test; kernel lines only with --verbose or if they splat."""
+    def boot_shards(
+        self,
+        build_dir: Path,
+        plan: list[shards.Shard],
+        guest: Callable[[Path, shards.Shard], list[str]],
+    ) -> None:
+        """Boot a guest per shard, side by side, each running ``guest(its results
+        subdirectory, shard)`` with that subdirectory its only writable one; wait for
+        all. Their junit.xml files merged into the run's, their tests and splats (each
+        naming its guest) into the report; a guest that hung or died is killed, its
+        console kept, and fails the run (InfraError, naming it) with the others'
+        results kept. pytest's own errors as with one guest."""
+        vmp = self.vm_plan(build_dir)
+        jobs: list[vm.VmJob] = []
+        for shard in plan:
+            out = self.results / shard.name
+            out.mkdir()
+            spec = vm.VmSpec(bzimage=vmp.bzimage, accel=vmp.accel, rwdirs=(out,), cwd=self.repo)
+            cmd = vm.vng_command(spec, shlex.join(guest(out, shard)))
+            self.runner.log.record(cmd, self.repo)
+            echo = functools.partial(self._echo, guest=shard.name)
+            jobs.append(vm.VmJob(cmd, out / "console.log", vmp.boot_timeout, vmp.timeout, echo))
+        results: list[vm.VmResult] = []
+        try:
+            with self.stage("vm"):
+                progress(
+                    f"    {vmp.accel}, {len(plan)} guests side by side, timeouts: boot "
+                    f"{vmp.boot_timeout:.0f}s, run {vmp.timeout:.0f}s; consoles: "
+                    f"{self.results}/guest-<n>/console.log"
+                )
+                for shard in plan:
+                    progress(
+                        f"    {shard.name}: {len(shard.units)} units, ~{shard.cost:.0f}s: "
+                        + ", ".join(u.name.removeprefix("selftests/") for u in shard.units)
+                    )
+                results = vm.run_vms(jobs)
+        finally:  # what the guests that finished found survives an interruption too
+            parts = [(s.name, self.results / s.name / "junit.xml") for s in plan]
+            if any(path.exists() for _, path in parts):
+                merged = self.results / "junit.xml"
+                shards.merge_junit(parts, merged)
+                self.report.tests = shards.order_tests(report.parse_junit(merged), self.units)
+        self._merge_guests(plan, results, vmp)
+
+    def _merge_guests(
+        self, plan: list[shards.Shard], results: list[vm.VmResult], vmp: VmPlan
+    ) -> None:
+        """The guests' tests, splats, timings and problems into the report; raise what
+        went wrong, each problem naming its guest."""
+        problems: list[HarnessError] = []
+        pytest_errors: list[tuple[str, HarnessError]] = []
+        for shard, res in zip(plan, results, strict=True):
+            junit = self.results / shard.name / "junit.xml"
+            mine = report.parse_junit(junit) if junit.exists() else []
+            console = res.console.read_text(errors="replace")
+            found = [dataclasses.replace(s, guest=shard.name) for s in splats.scan(console)]
+            self.report.splats += found
+            if res.killed_after_done:
+                warn(f"{shard.name} did not power off after the tests; killed it")
+            err = guest_problem(res, found, vmp, who=f"{shard.name}: ")
+            if err is not None:
+                if not mine:
+                    names = ", ".join(u.name for u in shard.units)
+                    err = type(err)(f"{err.problem}\n  no results from: {names}", err.fix)
+                problems.append(err)
+            # a guest whose share -k deselected whole: an error only if every one's was
+            exit_ = None if res.pytest_exit == NO_TESTS_COLLECTED else res.pytest_exit
+            ptest = pytest_error(exit_, self.opts.keyword, console, res.console)
+            if ptest is not None:
+                pytest_errors.append((shard.name, ptest))
+            problem = str(err or ptest or "")
+            if not res.guest_finished and not problem:
+                kinds = ", ".join(sorted({s.kind for s in found}))
+                problem = f"the kernel splatted ({kinds}) before the tests finished"
+            boot = res.boot_seconds
+            self.report.guests.append(
+                report.GuestReport(
+                    name=shard.name,
+                    units=[u.name for u in shard.units],
+                    estimate=shard.cost,
+                    boot_seconds=None if boot is None else round(boot, 2),
+                    tests_seconds=None if boot is None else round(res.total_seconds - boot, 2),
+                    pytest_exit=res.pytest_exit,
+                    tests=len(mine),
+                    problem=problem,
+                )
+            )
+        booted = [g for g in self.report.guests if g.boot_seconds is not None]
+        if booted:  # the slowest guest's: what the run waited for
+            self.report.timings["guest_boot"] = max(g.boot_seconds or 0.0 for g in booted)
+            self.report.timings["guest_tests"] = max(g.tests_seconds or 0.0 for g in booted)
+        if all(res.pytest_exit == NO_TESTS_COLLECTED for res in results):
+            first = results[0]
+            none = pytest_error(
+                first.pytest_exit,
+                self.opts.keyword,
+                first.console.read_text(errors="replace"),
+                first.console,
+            )
+            if none is not None:
+                pytest_errors = [("", none)]
+        if len(pytest_errors) == len(plan) and len({str(e) for _, e in pytest_errors}) == 1:
+            pytest_errors = [("", pytest_errors[0][1])]  # every guest's (a bad -k): once
+        named = [type(e)(f"{g}: {e.problem}", e.fix) if g else e for g, e in pytest_errors]
+        failure = combine([*problems, *named])
+        if failure is not None:
+            raise failure
+
+    def _echo(self, line: str, guest: str = "") -> None:
+        """Live view: a line per test; kernel lines only with --verbose or if they splat.
+        ``guest``: the guest's name, before each of its lines when several run."""
+        pad = f"    [{guest}] " if guest else "    "
         pieces, _ = splats.split_console(line)
         for piece in pieces:
             msg = splats._kernel_msg(piece)
             if msg is not None:
                 if self.opts.verbose:
-                    progress(f"    kernel| {piece}")
+                    progress(f"{pad}kernel| {piece}")
                 elif splats._classify(msg):
-                    progress(f"    KERNEL| {piece}")
+                    progress(f"{pad}KERNEL| {piece}")
                 continue
             if piece.startswith((vm.GUEST_START, vm.GUEST_DONE)) or not piece.strip():
                 continue
             if self.opts.verbose or _PYTEST_LINE.search(piece):
-                progress(f"    {piece}")
+                progress(f"{pad}{piece}")
 
     # -- entry -----------------------------------------------------------------
     def _fail(self, exc: HarnessError) -> ExitCode:
@@ -563,3 +717,41 @@ class Pipeline:
         # vng (and QEMU under it) inherit the stack's lock: held while the guest runs.
         os.set_inheritable(self._stack_fd, True)
         return vm.interactive(vm.vng_command(spec))
+
+
+def guest_problem(
+    result: vm.VmResult, found: list[splats.Splat], plan: VmPlan, who: str = ""
+) -> InfraError | None:
+    """What went wrong with a guest as a whole: killed at a timeout, or gone before its
+    tests finished without a splat to say why (a panic, Oops or BUG says it: the splat
+    fails the run). ``who`` starts the message (which guest, when there are several)."""
+    console = result.console
+    if result.timed_out:
+        boot = result.timed_out == "boot"
+        what = "did not reach the test runner" if boot else "did not finish"
+        return InfraError(
+            f"{who}VM {what} within {plan.boot_timeout if boot else plan.timeout:.0f}s: "
+            "hung, killed; console kept",
+            f"read {console}; raise --timeout/--boot-timeout if the machine is just slow",
+        )
+    if not result.guest_finished:
+        if any(s.kind in ("panic", "Oops", "BUG") for s in found):
+            return None
+        text = console.read_text(errors="replace")
+        tail = "\n".join(text.strip().splitlines()[-15:])
+        return InfraError(
+            f"{who}the guest exited (status {result.exit_status}) before the tests finished; "
+            f"last console lines:\n{tail}",
+            f"read {console}",
+        )
+    return None
+
+
+def combine(errors: list[HarnessError]) -> HarnessError | None:
+    """Several guests' errors as one: an infrastructure error if any of them is one
+    (exit 3), else bad usage (exit 2); every problem and fix kept, in order."""
+    if len(errors) <= 1:
+        return errors[0] if errors else None
+    kind = InfraError if any(e.exit_code == ExitCode.INFRA for e in errors) else UsageError
+    fixes = list(dict.fromkeys(e.fix for e in errors if e.fix))
+    return kind("\n".join(e.problem for e in errors), "; ".join(fixes) or None)

@@ -37,6 +37,30 @@ def parse_junit(path: Path) -> list[TestResult]:
     return results
 
 
+@dataclass(frozen=True)
+class GuestReport:
+    """One of the guests of a run that booted several (--jobs): what it ran, how it went."""
+
+    name: str  # guest-1: its results subdirectory
+    units: list[str]  # test files and kselftests
+    estimate: float  # seconds expected (harness.shards)
+    boot_seconds: float | None  # until its test runner started
+    tests_seconds: float | None  # from then until it ended
+    pytest_exit: int | None
+    tests: int  # results in its junit.xml
+    problem: str = ""  # why it failed as a whole: hung and killed, died, pytest's own error
+
+    def line(self) -> str:
+        boot = "?" if self.boot_seconds is None else f"{self.boot_seconds:.1f}s"
+        ran = "?" if self.tests_seconds is None else f"{self.tests_seconds:.1f}s"
+        text = (
+            f"{self.name}  {len(self.units)} units (~{self.estimate:.0f}s), boot {boot}, "
+            f"tests {ran}, {self.tests} results, pytest exit {self.pytest_exit}"
+        )
+        first = self.problem.splitlines()[0] if self.problem else ""
+        return text + (f"; {first[:160]}" if first else "")
+
+
 @dataclass
 class RunReport:
     run_id: str
@@ -49,6 +73,7 @@ class RunReport:
     timings: dict[str, float] = field(default_factory=dict)
     tests: list[TestResult] = field(default_factory=list)
     splats: list[Splat] = field(default_factory=list)
+    guests: list[GuestReport] = field(default_factory=list)  # when several booted (--jobs)
     exit_code: int = int(ExitCode.OK)
     verdict: str = ""
     error: str = ""
@@ -64,8 +89,11 @@ class RunReport:
         data["counts"] = self.counts()
         data["splats"] = [
             {"kind": s.kind, "console_line": s.line, "summary": s.summary(), "text": s.text}
+            | ({"guest": s.guest} if s.guest else {})
             for s in self.splats
         ]
+        if not self.guests:
+            del data["guests"]  # one guest: as before --jobs
         return json.dumps(data, indent=2)
 
     def write(self, results_dir: Path) -> None:
@@ -87,6 +115,9 @@ class RunReport:
             lines.append(
                 "  timings  " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
             )
+        if self.guests:
+            lines.append(f"  guests   {len(self.guests)} side by side")
+            lines += [f"    {g.line()}" for g in self.guests]
         if self.tests:
             lines.append(
                 f"  tests    {c['passed']} passed, {c['failed']} failed, {c['error']} errors, "

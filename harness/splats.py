@@ -50,11 +50,15 @@ class Splat:
     kind: str
     line: int  # 1-based line in the console log
     text: str  # the matching line and what follows, up to the end of the report
+    # the guest whose console it is in, when a run boots several (--jobs): "guest-2",
+    # its console <results>/guest-2/console.log; "" for the one guest of a run
+    guest: str = ""
 
     def summary(self) -> str:
         lines = [ln.strip() for ln in self.text.splitlines()]
         head = next((ln for ln in lines if not _CUT_HERE.search(ln)), lines[0])
-        return f"{self.kind} at console line {self.line}: {head}"
+        where = f"{self.guest}/console.log" if self.guest else "console"
+        return f"{self.kind} at {where} line {self.line}: {head}"
 
 
 # A printk timestamp that landed in the middle of a line: the guest's console

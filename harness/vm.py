@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,16 @@ import pexpect
 from harness.errors import InfraError
 from harness.markers import GUEST_DONE, GUEST_START
 
-__all__ = ["GUEST_DONE", "GUEST_START", "VmResult", "VmSpec", "run_vm", "vng_command"]
+__all__ = [
+    "GUEST_DONE",
+    "GUEST_START",
+    "VmJob",
+    "VmResult",
+    "VmSpec",
+    "run_vm",
+    "run_vms",
+    "vng_command",
+]
 
 
 TCG_QEMU_OPTS = "--qemu-opts=-accel tcg,thread=single"
@@ -118,12 +128,142 @@ class _Console:
             self.on_line(line)
 
 
+def _ignore(line: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class VmJob:
+    """One VM to run: its command, where its console goes, its limits."""
+
+    cmd: list[str]
+    console: Path
+    boot_timeout: float
+    timeout: float
+    on_line: Callable[[str], None] = _ignore
+    shutdown_grace: float = 60.0
+
+
+class _Session:
+    """A running VM: its console written to its file as it comes, its deadlines."""
+
+    def __init__(self, job: VmJob) -> None:
+        self.job = job
+        self.start = time.monotonic()
+        self.child = pexpect.spawn(
+            job.cmd[0],
+            job.cmd[1:],
+            encoding="utf-8",
+            codec_errors="replace",
+            timeout=None,
+            dimensions=(50, 250),
+        )
+        self.con = _Console(job.on_line, self.start)
+        try:
+            self.file = job.console.open("w")
+        except BaseException:
+            _kill(self.child)
+            raise
+        self.timed_out: str | None = None
+        self.killed_after_done = False
+        self.result: VmResult | None = None
+
+    def check(self) -> bool:
+        """Enforce the deadlines; True when the session must end now."""
+        job, con = self.job, self.con
+        now = time.monotonic() - self.start
+        if con.boot_seconds is None and now > job.boot_timeout:
+            self.timed_out = "boot"
+        elif now > job.timeout:
+            self.timed_out = "run"
+        if con.done_at is not None and now - con.done_at > job.shutdown_grace:
+            self.file.write(
+                f"\n[harness] guest did not power off {job.shutdown_grace:.0f}s after "
+                "the tests finished: killed\n"
+            )
+            self.killed_after_done = True
+            return True
+        if self.timed_out:
+            self.file.write(f"\n[harness] VM killed: {self.timed_out} timeout after {now:.0f}s\n")
+            return True
+        return False
+
+    def read(self) -> bool:
+        """What the console has now (without waiting); True at its end."""
+        try:
+            chunk = self.child.read_nonblocking(size=65536, timeout=0)
+        except pexpect.TIMEOUT:
+            return False
+        except pexpect.EOF:
+            return True
+        self.file.write(chunk)
+        self.file.flush()
+        self.con.feed(chunk)
+        return False
+
+    def finish(self) -> VmResult:
+        """The session is over: its last partial line, its exit status; nothing of it
+        left running."""
+        try:
+            if self.con.pending:
+                self.job.on_line(self.con.pending)
+            self.file.close()
+            if not self.timed_out and not self.killed_after_done:
+                self.child.close()  # vng exited by itself: collect its status
+        finally:
+            self.kill()
+        child, con = self.child, self.con
+        status = child.exitstatus if child.exitstatus is not None else child.signalstatus
+        self.result = VmResult(
+            exit_status=status,
+            console=self.job.console,
+            boot_seconds=con.boot_seconds,
+            total_seconds=time.monotonic() - self.start,
+            guest_started=con.boot_seconds is not None,
+            guest_finished=con.finished,
+            pytest_exit=con.pytest_exit,
+            timed_out=self.timed_out,
+            killed_after_done=self.killed_after_done,
+        )
+        return self.result
+
+    def kill(self) -> None:
+        self.file.close()
+        _kill(self.child)
+
+
+def run_vms(jobs: Sequence[VmJob], poll: float = 1.0) -> list[VmResult]:
+    """Run the VMs side by side, each as run_vm does; their results in the order of
+    ``jobs``, each taken when its VM ends (its own total_seconds). A VM that hangs is
+    killed at its timeout, the others go on. Whatever ends this (an exception in an
+    on_line, Ctrl-C), every VM is killed: no QEMU outlives it."""
+    sessions: list[_Session] = []
+    try:
+        for job in jobs:
+            sessions.append(_Session(job))
+        active = list(sessions)
+        while active:
+            for s in [s for s in active if s.check()]:
+                active.remove(s)
+                s.finish()
+            if not active:
+                break
+            select.select([s.child.child_fd for s in active], [], [], poll)
+            for s in [s for s in active if s.read()]:
+                active.remove(s)
+                s.finish()
+    finally:
+        for s in sessions:
+            s.kill()
+    return [s.result for s in sessions if s.result is not None]
+
+
 def run_vm(
     cmd: list[str],
     console_path: Path,
     boot_timeout: float,
     timeout: float,
-    on_line: Callable[[str], None] = lambda line: None,
+    on_line: Callable[[str], None] = _ignore,
     shutdown_grace: float = 60.0,
 ) -> VmResult:
     """Run vng, write every byte of the console to console_path, pass lines to on_line.
@@ -131,64 +271,8 @@ def run_vm(
     The VM is killed (its whole process group) if the guest runner has not started
     within boot_timeout, or if the whole run exceeds timeout; and in any case when
     run_vm returns or raises (an exception in on_line, Ctrl-C): no QEMU outlives it."""
-    start = time.monotonic()
-    child = pexpect.spawn(
-        cmd[0],
-        cmd[1:],
-        encoding="utf-8",
-        codec_errors="replace",
-        timeout=None,
-        dimensions=(50, 250),
-    )
-    con = _Console(on_line, start)
-    timed_out: str | None = None
-    killed_after_done = False
-    try:
-        with console_path.open("w") as console:
-            while True:
-                now = time.monotonic() - start
-                if con.boot_seconds is None and now > boot_timeout:
-                    timed_out = "boot"
-                elif now > timeout:
-                    timed_out = "run"
-                if con.done_at is not None and now - con.done_at > shutdown_grace:
-                    console.write(
-                        f"\n[harness] guest did not power off {shutdown_grace:.0f}s after "
-                        "the tests finished: killed\n"
-                    )
-                    killed_after_done = True
-                    break
-                if timed_out:
-                    console.write(f"\n[harness] VM killed: {timed_out} timeout after {now:.0f}s\n")
-                    break
-                try:
-                    chunk = child.read_nonblocking(size=65536, timeout=1.0)
-                except pexpect.TIMEOUT:
-                    continue
-                except pexpect.EOF:
-                    break
-                console.write(chunk)
-                console.flush()
-                con.feed(chunk)
-            if con.pending:
-                on_line(con.pending)
-        if not timed_out and not killed_after_done:
-            child.close()  # vng exited by itself: collect its status
-    finally:
-        # QEMU is vng's child; make sure nothing of the session outlives the run.
-        _kill(child)
-    status = child.exitstatus if child.exitstatus is not None else child.signalstatus
-    return VmResult(
-        exit_status=status,
-        console=console_path,
-        boot_seconds=con.boot_seconds,
-        total_seconds=time.monotonic() - start,
-        guest_started=con.boot_seconds is not None,
-        guest_finished=con.finished,
-        pytest_exit=con.pytest_exit,
-        timed_out=timed_out,
-        killed_after_done=killed_after_done,
-    )
+    (result,) = run_vms([VmJob(cmd, console_path, boot_timeout, timeout, on_line, shutdown_grace)])
+    return result
 
 
 def interactive(cmd: list[str]) -> int:
