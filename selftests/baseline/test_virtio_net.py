@@ -1,9 +1,8 @@
 """Native XDP on virtio_net, with the guest's two looped NICs.
 
 The guest is started with virtme-ng's ``--network loop``: two virtio NICs
-on one QEMU hub, so what one sends the other receives. They are found by
-driver (names depend on udev) and moved into two fresh namespaces so the
-kernel cannot short-circuit traffic between them.
+on one QEMU hub, so what one sends the other receives (xdplib.nics.virtio_loop
+finds them by driver and moves each into a namespace of its own).
 
 virtio_net (6.12, drivers/net/virtio_net.c): xdp_features is basic |
 redirect, plus rx-sg when VIRTIO_NET_F_MRG_RXBUF was negotiated;
@@ -16,15 +15,14 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
 from pyroute2 import NetlinkError
-from xdplib import xdp_attach
+from xdplib import nics, xdp_attach
 from xdplib.bpfobj import BpfObject
 from xdplib.netdev_genl import NetdevInfo
-from xdplib.netns import NetNS, Port, move_link
-from xdplib.nics import SYS_CLASS_NET, interfaces_with_driver
+from xdplib.netns import NetNS, Port
+from xdplib.nics import VirtioLoop, VirtioNic
 from xdplib.traffic import Flow, exchange, make_markers
 from xdplib.xdp_attach import BOTH_MODES, XdpMode
 
@@ -38,56 +36,13 @@ VIRTIO_NET_F_RSS = 60
 N_FRAMES = 8
 
 
-@dataclass(frozen=True)
-class VirtioNic:
-    port: Port
-    virtio_features: str  # /sys/bus/virtio/devices/virtioN/features: "0"/"1" per bit
-
-    def has_feature(self, bit: int) -> bool:
-        return len(self.virtio_features) > bit and self.virtio_features[bit] == "1"
-
-
-@dataclass(frozen=True)
-class VirtioLoop:
-    sender: VirtioNic
-    receiver: VirtioNic
-
-
-def _has_ipv4(ns: NetNS, ifname: str) -> bool:
-    return bool(ns.ipr.addr("dump", index=ns.ifindex(ifname), family=2))
-
-
 @pytest.fixture
 def virtio_loop(make_netns: Callable[[], NetNS]) -> Iterator[VirtioLoop]:
-    host = NetNS.original()
-    # NICs carrying an address are in use by something else: never take them.
-    nics = [n for n in interfaces_with_driver("virtio_net") if not _has_ipv4(host, n)]
-    if len(nics) != 2:
-        host.remove()
-        pytest.fail(
-            "expected exactly two unconfigured virtio_net NICs (start the guest with "
-            f"virtme-ng --network loop), found {nics} "
-            f"(all virtio_net: {interfaces_with_driver('virtio_net')})",
-            pytrace=False,
-        )
-    features = {n: (SYS_CLASS_NET / n / "device" / "features").read_text().strip() for n in nics}
-    namespaces = [make_netns(), make_netns()]
-    moved: list[tuple[NetNS, str]] = []
     try:
-        for name, ns in zip(nics, namespaces, strict=True):
-            move_link(host.ipr, host.ifindex(name), ns.path)
-            moved.append((ns, name))
-            ns.set_up(name)
-        sender, receiver = (VirtioNic(Port.lookup(ns, name), features[name]) for ns, name in moved)
-        yield VirtioLoop(sender, receiver)
-    finally:
-        for ns, name in moved:
-            idx = ns.ifindex(name)
-            for mode in BOTH_MODES:
-                xdp_attach.detach(ns.ipr, idx, mode)
-            ns.ipr.link("set", index=idx, state="down")
-            move_link(ns.ipr, idx, host.path)
-        host.remove()
+        with nics.virtio_loop(make_netns) as loop:
+            yield loop
+    except nics.NoVirtioLoop as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 def _expected_features(nic: VirtioNic) -> frozenset[str]:

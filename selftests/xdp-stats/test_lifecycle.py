@@ -1,31 +1,27 @@
-"""Counters belong to the device: they outlive programs, and go with the device.
-
-Also the request side of xdp-stats-get: a dump lists exactly the devices of
-the namespace; a do names one device, which must exist.
+"""Counters belong to the device: they outlive programs, follow the device into another
+namespace, and go with it.
 """
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Callable
+from functools import partial
 
 import pytest
-from pyroute2 import NetlinkError
 from xdplib import xdp_attach
-from xdplib.netns import NetNS, Port, create_veth
+from xdplib.netns import NetNS, Port, move_link
 from xdplib.topology import VethPair
 from xdplib.traffic import Flow, exchange_split
 from xdplib.xdp_attach import BOTH_MODES, XdpMode
-from xdplib.xdp_stats import XdpCounters, XdpStatsReader, XdpStatsSysctl
-from xscommon import SELECTOR, VerdictProg, make_batch, mismatch, wait_for_counters
+from xdplib.xdp_stats import XdpStatsReader, expect_errno
+from xscommon import AttachFn, VerdictProg, expect_counters, make_batch, send_verdicts
 
 N = 8
-AttachFn = Callable[[Port, int, XdpMode], int]
 
 
 @pytest.mark.parametrize("mode", BOTH_MODES, ids=str)
 def test_counters_survive_program_replacement_and_detach(
-    counting: XdpStatsSysctl,
     veth_pair: VethPair,
     verdict_prog: Callable[[], VerdictProg],
     attach: AttachFn,
@@ -33,75 +29,66 @@ def test_counters_survive_program_replacement_and_detach(
     mode: XdpMode,
 ) -> None:
     s, r = veth_pair.sender, veth_pair.receiver
-    flow = Flow(src_mac=s.mac, dst_mac=r.mac)
-    start = stats.counters(r)
-    expected = XdpCounters()
-
+    stats.enable(r)
     first, second = verdict_prog(), verdict_prog()
-    for prog, action in ((first, "drop"), (second, "pass")):
-        attach(r, prog.fd, mode)  # the second attach replaces the first program
-        batch, tally_before = make_batch(flow, SELECTOR[action], N), prog.tally()
-        exchange_split(s, flow, batch.markers, {r: batch.markers if action == "pass" else []})
-        expected = expected + (prog.tally() - tally_before).as_counted()
-        now = wait_for_counters(lambda: stats.counters(r) - start, expected)
-        assert now == expected, mismatch(f"{mode}: after {action} by prog {prog.id}", expected, now)
+    attach(r, first.fd, mode)
+    expected = send_verdicts(s, r, first, "drop", N)
+    expect_counters(lambda: stats.counters(r), expected, f"{mode}: prog {first.id}")
+
+    attach(r, second.fd, mode)  # replaces the first program
+    expected = expected + send_verdicts(s, r, second, "pass", N)
+    expect_counters(lambda: stats.counters(r), expected, f"{mode}: replaced by {second.id}")
 
     xdp_attach.detach(r.ns.ipr, r.ifindex, mode)
-    batch = make_batch(flow, SELECTOR["drop"], N)
+    flow = Flow(src_mac=s.mac, dst_mac=r.mac)
+    batch = make_batch(flow, "D", N)
     got = exchange_split(s, flow, batch.markers, {r: batch.markers})
-    assert not got[r].missing(batch.markers), "without a program every frame should arrive"
-    now = stats.counters(r) - start
-    assert now == expected, mismatch(f"{mode}: detached, nothing more to count", expected, now)
+    assert sorted(got[r].markers) == sorted(batch.markers), "without a program all arrive"
+    expect_counters(lambda: stats.counters(r), expected, f"{mode}: detached, nothing added")
 
 
-def test_counters_go_with_the_device(
-    counting: XdpStatsSysctl,
+def test_counters_follow_the_device_into_another_namespace(
+    veth_pair: VethPair,
     make_netns: Callable[[], NetNS],
     verdict_prog: Callable[[], VerdictProg],
     attach: AttachFn,
     stats: XdpStatsReader,
 ) -> None:
-    ns = make_netns()
-    s, r = create_veth(ns, "xs0", ns, "xs1")
+    s, r = veth_pair.sender, veth_pair.receiver
+    stats.enable(r)
+    prog = verdict_prog()
+    attach(r, prog.fd, XdpMode.GENERIC)  # a generic program stays attached across the move
+    expected = send_verdicts(s, r, prog, "drop", N)
+    expect_counters(lambda: stats.counters(r), expected, f"{r}")
+
+    elsewhere = make_netns()
+    move_link(r.ns.ipr, r.ifindex, elsewhere.path)
+    moved = Port.lookup(elsewhere, r.ifname)
+    elsewhere.set_up(r.ifname)
+
+    assert stats.dump(r.ns) == {}, f"{r.ns.name} still reports {stats.dump(r.ns)}"
+    assert stats.counters(moved) == expected, f"{moved}, moved: {stats.counters(moved)}"
+    assert stats.dump(elsewhere) == {moved.ifindex: expected}, stats.dump(elsewhere)
+    expected = expected + send_verdicts(s, moved, prog, "aborted", N)
+    expect_counters(lambda: stats.counters(moved), expected, f"{moved}, counting on")
+
+
+def test_counters_go_with_the_device(
+    veth_pair: VethPair,
+    verdict_prog: Callable[[], VerdictProg],
+    attach: AttachFn,
+    stats: XdpStatsReader,
+) -> None:
+    s, r = veth_pair.sender, veth_pair.receiver
+    stats.enable(s, r)
     prog = verdict_prog()
     attach(r, prog.fd, XdpMode.NATIVE)
-    flow = Flow(src_mac=s.mac, dst_mac=r.mac)
-    batch = make_batch(flow, SELECTOR["drop"], N)
-    exchange_split(s, flow, batch.markers, {r: []})
-    want = XdpCounters.of(drop=batch.totals)
-    assert wait_for_counters(lambda: stats.counters(r), want).drop_packets == N
+    expected = send_verdicts(s, r, prog, "drop", N)
+    expect_counters(lambda: stats.counters(r), expected, f"{r}")
 
-    ns.ipr.link("del", index=r.ifindex)  # its peer goes too
+    r.ns.ipr.link("del", index=r.ifindex)  # its peer goes too
 
-    dumped = stats.dump(ns)
-    assert sorted(dumped) == [ns.ifindex("lo")], f"after deleting the veth pair: {dumped}"
     for port in (s, r):
-        with pytest.raises(NetlinkError) as exc:
-            stats.get(port)
-        assert exc.value.code == errno.ENODEV, f"do for deleted {port}: {exc.value}"
-
-
-def test_dump_lists_every_device_of_the_namespace_once(
-    counting: XdpStatsSysctl, make_netns: Callable[[], NetNS], stats: XdpStatsReader
-) -> None:
-    ns, other = make_netns(), make_netns()
-    create_veth(ns, "xs0", ns, "xs1")
-    create_veth(ns, "xs2", other, "xs3")
-    want = sorted(ns.ifindex(n) for n in ("lo", "xs0", "xs1", "xs2"))
-    dumped = stats.dump(ns)
-    assert sorted(dumped) == want, f"dump of {ns.name}: {sorted(dumped)}, devices there: {want}"
-    for ifindex, st in dumped.items():
-        assert st.counters == XdpCounters(), f"ifindex {ifindex}: {st}"
-
-
-def test_do_needs_an_existing_ifindex(
-    counting: XdpStatsSysctl, make_netns: Callable[[], NetNS], stats: XdpStatsReader
-) -> None:
-    ns = make_netns()
-    sock = stats.sock(ns)
-    with pytest.raises(NetlinkError) as exc:
-        sock.get(424242)
-    assert exc.value.code == errno.ENODEV, f"do for a missing ifindex: {exc.value}"
-    with pytest.raises(NetlinkError) as exc:
-        sock.do_raw(None)
-    assert exc.value.code == errno.EINVAL, f"do without an ifindex: {exc.value}"
+        expect_errno(partial(stats.counters, port), errno.ENODEV, f"get of deleted {port}")
+        assert stats.dump(port.ns) == {}, f"{port.ns.name} after the delete"
+        expect_errno(partial(stats.dump, port.ns, port.ifindex), errno.ENODEV, f"dump for {port}")

@@ -1,28 +1,46 @@
-"""Turning counting on and off many times while traffic flows, and while devices and
-namespaces come and go: no splat (the harness fails the run on any), counters
-that never go backwards, and every device counted once counting is on.
+"""Switching counting on and off many times while traffic flows, and while devices and
+namespaces that count come and go: no splat (the harness fails the run on any), and
+readings consistent with what the program says it did.
+
+A flood of frames the program drops runs from a thread. Each reading of the
+receiver's counters, taken while it counts, is bracketed by readings of the
+program's tally: the drops counted since counting was (last) enabled must
+lie between the drops tallied from just after the enable to just before the
+reading (less the frames a CPU had tallied but not yet counted) and the
+drops tallied from just before the enable to just after the reading (plus
+those a CPU had tallied and counted once counting was on): a
+re-enable starts from zero, an enable of a device that counts keeps its
+counts (readings never go down), a disable frees them (ENODATA at once).
 """
 
 from __future__ import annotations
 
+import os
 import socket
-import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
-from xdplib.netns import NetNS, Port, inside
+import pytest
+from xdplib.netns import Port, inside
+from xdplib.poll import settle
 from xdplib.topology import VethPair
-from xdplib.traffic import SILENCE_TIMEOUT, Flow, build_frame, exchange_split
-from xdplib.xdp_attach import XdpMode
-from xdplib.xdp_stats import XdpCounters, XdpStatsReader, XdpStatsSysctl
-from xscommon import SELECTOR, VerdictProg, make_batch, mismatch, wait_for_counters
+from xdplib.traffic import Flow, build_frame
+from xdplib.xdp_attach import BOTH_MODES, XdpMode
+from xdplib.xdp_stats import XdpCounters, XdpStatsReader
+from xdplib.xdp_stats_child import Op, Outcome, Privilege, run
+from xscommon import AttachFn, VerdictProg, expect_counters, make_batch, send_verdicts
 
-TOGGLES = 40
-FLOOD_SECONDS_MAX = 120.0
-CHURN_TOGGLES = 20
+TOGGLES = 30
+READS_PER_TOGGLE = 3
+FLOOD_SECONDS_MAX = 300.0
+CHURN_CYCLES = 24
 N = 16
-AttachFn = Callable[[Port, int, XdpMode], int]
+# Frames a CPU may have tallied (in the program) and not yet counted (after it
+# returned) when a reading, or an enable, happens: one per CPU.
+IN_FLIGHT = os.cpu_count() or 1
 
 
 class Flood:
@@ -59,97 +77,160 @@ class Flood:
         self.sock.close()
 
 
+@dataclass
+class Toggler:
+    """Enable/disable counting on ``port`` under a flood of drops, checking each reading
+    against the program's tally."""
+
+    port: Port
+    prog: VerdictProg
+    stats: XdpStatsReader
+    frame_len: int
+    enables: int = 0
+    readings: int = 0
+    periods: int = 0  # times counting went from off to on
+    periods_counted: int = 0  # ... and drops were counted before it went off
+    before_enable: int = 0  # drops tallied just before the last enable from off
+    after_enable: int = 0  # ... and just after it
+    last: XdpCounters | None = None
+
+    def drops(self) -> int:
+        return self.prog.tally().crafted.drop_packets
+
+    def enable(self) -> None:
+        fresh = self.last is None
+        before = self.drops()
+        self.stats.enable(self.port)
+        after = self.drops()
+        self.enables += 1
+        if fresh:  # a re-enable of a counting device keeps the window it had
+            self.before_enable, self.after_enable = before, after
+            self.last = XdpCounters()
+            self.periods += 1
+
+    def disable(self) -> None:
+        if self.last is not None and self.last.drop_packets:
+            self.periods_counted += 1
+        self.stats.disable(self.port)
+        self.last = None
+        self.stats.expect_not_counting(self.port, f"disabled after {self.enables} enables")
+
+    def read(self, what: str) -> XdpCounters:
+        assert self.last is not None, "read while not counting"
+        low = self.drops()
+        now = self.stats.counters(self.port)
+        high = self.drops()
+        self.readings += 1
+        label = f"{what}, reading {self.readings}: {now.nonzero()}"
+        assert not now.regressions(self.last), f"{label}: went down: {now.regressions(self.last)}"
+        counted = now.drop_packets
+        lower = low - self.after_enable - IN_FLIGHT
+        upper = high - self.before_enable + IN_FLIGHT
+        assert lower <= counted <= upper, (
+            f"{label}: {counted} drops counted, the program dropped {low - self.after_enable}"
+            f" to {upper} since counting was enabled"
+        )
+        assert now.drop_bytes == counted * self.frame_len, f"{label}: bytes"
+        others = now - XdpCounters.of(
+            drop=(now.drop_packets, now.drop_bytes), pass_=(now.pass_packets, now.pass_bytes)
+        )
+        assert others == XdpCounters(), f"{label}: only drops (and stray passes) expected"
+        self.last = now
+        return now
+
+    def toggle(self, times: int, what: str) -> None:
+        """Off, on (sometimes twice), read; ``times`` times; ends counting."""
+        for i in range(times):
+            if self.last is not None:
+                self.disable()
+            self.enable()
+            for k in range(READS_PER_TOGGLE):
+                self.read(f"{what}, toggle {i}")
+                if i % 3 == 1 and k == 0:
+                    self.enable()  # a second enable keeps the counts
+
+
+@contextmanager
+def flood_of_drops(
+    veth_pair: VethPair, prog: VerdictProg, stats: XdpStatsReader
+) -> Iterator[tuple[Toggler, Flood]]:
+    s, r = veth_pair.sender, veth_pair.receiver
+    flow = Flow(src_mac=s.mac, dst_mac=r.mac)
+    batch = make_batch(flow, "D", 1)
+    toggler = Toggler(r, prog, stats, batch.frame_len)
+    with Flood(s, build_frame(flow, batch.markers[0])) as flood:
+        yield toggler, flood
+    assert flood.sent > 0, f"the flood sent nothing: {flood.errors}"
+
+
+def _after_the_flood(
+    veth_pair: VethPair, prog: VerdictProg, stats: XdpStatsReader, toggler: Toggler
+) -> None:
+    """Once what the flood left in veth's ring is processed, the last reading is within
+    bounds, and counting, still on, is exact."""
+    settle(toggler.drops, what="the program's drops after the flood")
+    toggler.read("after the flood")
+    s, r = veth_pair.sender, veth_pair.receiver
+    before = stats.counters(r)
+    added = send_verdicts(s, r, prog, "drop", N)
+    expect_counters(lambda: stats.counters(r) - before, added, "after the toggling")
+
+
+@pytest.mark.parametrize("mode", BOTH_MODES, ids=str)
 def test_toggling_under_traffic(
-    sysctl: XdpStatsSysctl,
+    veth_pair: VethPair,
+    verdict_prog: Callable[[], VerdictProg],
+    attach: AttachFn,
+    stats: XdpStatsReader,
+    mode: XdpMode,
+) -> None:
+    prog = verdict_prog()
+    attach(veth_pair.receiver, prog.fd, mode)
+    with flood_of_drops(veth_pair, prog, stats) as (toggler, flood):
+        toggler.toggle(TOGGLES, str(mode))
+    # Traffic flowed while counting was switched: most periods of counting saw drops.
+    assert toggler.periods_counted >= toggler.periods // 2, (
+        f"{mode}: drops were counted in {toggler.periods_counted} of {toggler.periods} "
+        f"periods of counting; the flood sent {flood.sent} frames"
+    )
+    _after_the_flood(veth_pair, prog, stats, toggler)
+
+
+def test_toggling_while_devices_and_namespaces_come_and_go(
     veth_pair: VethPair,
     verdict_prog: Callable[[], VerdictProg],
     attach: AttachFn,
     stats: XdpStatsReader,
 ) -> None:
-    s, r = veth_pair.sender, veth_pair.receiver
+    """The same, while a child process makes, counts on and deletes veth pairs in the
+    receiver's namespace and in namespaces it creates and lets die with counting
+    devices in them (xdp_stats_child's churn)."""
     prog = verdict_prog()
+    r = veth_pair.receiver
     attach(r, prog.fd, XdpMode.NATIVE)
-    flow = Flow(src_mac=s.mac, dst_mac=r.mac)
-    sysctl.write(1)
-    start = prev = stats.counters(r)
-    tally_start = prog.tally()
-    readings = 0
-
-    with Flood(s, build_frame(flow, make_batch(flow, SELECTOR["drop"], 1).markers[0])) as flood:
-        for i in range(TOGGLES):
-            sysctl.write(i % 2)  # ends on 1
-            now = stats.counters(r)
-            readings += 1
-            assert not now.regressions(prev), (
-                f"toggle {i}: counters went backwards: {now.regressions(prev)}"
-            )
-            prev = now
-            time.sleep(0.02)
-    assert flood.sent > 0, f"the flood sent nothing: {flood.errors}"
-    time.sleep(SILENCE_TIMEOUT)  # what the flood left in veth's ring is processed
-
-    tally = prog.tally() - tally_start
-    counted = stats.counters(r) - start
-    assert 0 < counted.drop_packets <= tally.crafted.drop_packets, (
-        f"{readings} readings, {flood.sent} frames sent: counted {counted.drop_packets} drops, "
-        f"the program dropped {tally.crafted.drop_packets}; counted must be in (0, dropped]"
-    )
-    # Counting on (the last write was 1) still counts exactly.
-    batch = make_batch(flow, SELECTOR["drop"], N)
-    before, tally_before = stats.counters(r), prog.tally()
-    exchange_split(s, flow, batch.markers, {r: []})
-    expected = (prog.tally() - tally_before).as_counted()
-    assert expected.drop_packets == N, f"the program's tally after the flood: {expected}"
-    now = wait_for_counters(lambda: stats.counters(r) - before, expected)
-    assert now == expected, mismatch("after the toggling", expected, now)
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=60)
-
-
-def test_toggling_while_devices_come_and_go(
-    sysctl: XdpStatsSysctl, make_netns: Callable[[], NetNS], stats: XdpStatsReader
-) -> None:
-    ns = make_netns()
-    stop = threading.Event()
-    errors: list[str] = []
-    cycles = 0
+    churned: list[Outcome | BaseException] = []
 
     def churn() -> None:
-        nonlocal cycles
-        extra = f"{ns.name}-x"
-        while not stop.is_set():
-            try:
-                _ip("-n", ns.name, "link", "add", "xsc0", "type", "veth", "peer", "name", "xsc1")
-                _ip("netns", "add", extra)
-                _ip("-n", ns.name, "link", "del", "xsc0")
-                _ip("netns", "del", extra)
-                cycles += 1
-            except subprocess.SubprocessError as e:
-                errors.append(str(e))
-                return
+        try:
+            churned.extend(
+                run(
+                    Privilege.root(),
+                    [Op("churn", cycles=CHURN_CYCLES, ignore=(r.ifindex,))],
+                    netns=r.ns.name,
+                )
+            )
+        except BaseException as e:  # reported below, in the test's thread
+            churned.append(e)
 
     worker = threading.Thread(target=churn, daemon=True)
-    worker.start()
-    try:
-        for i in range(CHURN_TOGGLES):
-            sysctl.write((i + 1) % 2)  # ends on 0
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        worker.join(timeout=120)
-    assert not worker.is_alive(), "the device churn did not stop"
-    assert not errors, f"creating/deleting devices failed: {errors}"
-    assert cycles > 0, "no device came or went while toggling"
-
-    sysctl.write(1)
-    _ip("-n", ns.name, "link", "add", "xsl0", "type", "veth", "peer", "name", "xsl1")
-    fresh = make_netns()
-    for where in (ns, fresh):
-        dumped = stats.dump(where)
-        missing = [i for i, st in dumped.items() if st.counters is None]
-        assert not missing, f"counting is on, yet ifindexes {missing} of {where.name} have none"
-        assert all(st.counters == XdpCounters() for st in dumped.values()), (
-            f"no XDP ran on {where.name}'s devices: {dumped}"
-        )
+    with flood_of_drops(veth_pair, prog, stats) as (toggler, _):
+        worker.start()
+        while worker.is_alive():
+            toggler.toggle(1, "while devices come and go")
+        worker.join()
+    assert len(churned) == 1, f"the churn child: {churned}"
+    (outcome,) = churned
+    assert isinstance(outcome, Outcome), f"the churn child failed: {outcome}"
+    assert outcome.ok == {"cycles": CHURN_CYCLES, "anomalies": []}, f"the churn: {outcome}"
+    assert toggler.enables > 1, f"only {toggler.enables} enables during the churn"
+    _after_the_flood(veth_pair, prog, stats, toggler)

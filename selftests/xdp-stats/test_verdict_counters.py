@@ -1,79 +1,77 @@
 """Every verdict is counted, packets and bytes, exactly, on the receiving device.
 
-Topology (redirect_topology): sender --veth-- receiver | target --veth-- target_peer.
-The verdict program on ``receiver`` (native or generic) drops, passes,
-aborts, bounces (XDP_TX), redirects (devmap slot 0 -> target) or returns 7,
-as each crafted frame asks. ``sender`` and ``target_peer`` run a native
-XDP_PASS program: veth needs one there to receive XDP_TX and redirected
-frames in native mode, and it makes them count what comes back, as PASS,
-on themselves.
+Topology: sender --link-- receiver | target --veth-- target_peer, the link a
+veth pair (redirect_topology) or the guest's two looped virtio_net NICs. The
+verdict program on ``receiver`` (native or generic) drops, passes, aborts,
+bounces (XDP_TX), redirects (devmap slot 0 -> target), returns 7, or trims
+16 bytes off the tail and drops, as each crafted frame asks. ``target_peer``
+(and, for veth, ``sender``) runs a native XDP_PASS program: veth needs one
+there to receive XDP_TX and redirected frames in native mode, and it makes
+them count what comes back, as PASS, on themselves.
 
 Expected values are what was sent: batches of N frames, each batch its own
-length. Stray frames (none are expected: test namespaces have IPv6 off) are
-passed by the programs and tallied apart; they are added to the expected
-PASS count from the program's tally, so the counts stay exact.
+length; the trimmed batch counts its length after the program ran. Stray
+frames (none are expected: test namespaces have IPv6 off) are passed by the
+programs and tallied apart; they are added to the expected PASS count from
+the program's tally, so the counts stay exact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from xdplib import bpfobj
-from xdplib.netns import Port
+from xdplib.netns import NetNS, Port, create_veth
+from xdplib.nics import VirtioLoop
 from xdplib.topology import RedirectTopology, VethPair
-from xdplib.tracefs import TraceInstance
 from xdplib.traffic import Flow, exchange_split
 from xdplib.xdp_attach import BOTH_MODES, XdpMode
-from xdplib.xdp_stats import XdpCounters, XdpStatsReader, XdpStatsSysctl
+from xdplib.xdp_stats import ZERO, XdpCounters, XdpStatsReader
 from xscommon import (
+    SEL_TRIM_DROP,
     SELECTOR,
+    TRIM_BYTES,
     XDP_INVALID_ACTION,
+    AttachFn,
+    AttachPassFn,
+    TraceFn,
     VerdictProg,
+    expect_counters,
     interleave,
     make_batch,
     mismatch,
     read_tally,
-    wait_for_counters,
 )
 
 N = 8
 each_mode = pytest.mark.parametrize("mode", BOTH_MODES, ids=str)
-AttachFn = Callable[[Port, int, XdpMode], int]
 
 
-@each_mode
-def test_every_verdict_counted_exactly(
-    counting: XdpStatsSysctl,
-    redirect_topology: RedirectTopology,
-    verdict_prog: Callable[[], VerdictProg],
-    pass_prog: Callable[[], bpfobj.BpfObject],
-    attach: AttachFn,
+def _every_verdict(
+    t: RedirectTopology,
+    prog: VerdictProg,
+    far_ends: dict[Port, bpfobj.BpfObject],
     stats: XdpStatsReader,
     mode: XdpMode,
 ) -> None:
-    t = redirect_topology
-    prog = verdict_prog()
-    prog.set_slot(0, t.target.ifindex, t.receiver.ns)
-    far_ends = {t.sender: pass_prog(), t.target_peer: pass_prog()}
-    for port, obj in far_ends.items():
-        attach(port, obj.prog_fd("xdp_stats_pass"), XdpMode.NATIVE)
-    attach(t.receiver, prog.fd, mode)
-
+    """Send every verdict's batch from t.sender to t.receiver (prog attached, counting
+    just enabled everywhere); check where the frames went and every counter."""
     flow = Flow(src_mac=t.sender.mac, dst_mac=t.receiver.mac)
     batches = {
         action: make_batch(flow, sel, N, pad=3 * i)
         for i, (action, sel) in enumerate(SELECTOR.items())
     }
-    ports = (t.sender, t.receiver, t.target, t.target_peer)
-    before = {p: stats.counters(p) for p in ports}
-    tally_before = prog.tally()
-    far_before = {p: read_tally(obj) for p, obj in far_ends.items()}
+    trimmed = make_batch(flow, SEL_TRIM_DROP, N, pad=3 * len(batches))
+    counting = [t.receiver, *far_ends]
+    for port in counting:
+        assert stats.counters(port) == ZERO, f"{port}: counting just enabled, not zero"
 
     got = exchange_split(
         t.sender,
         flow,
-        interleave(list(batches.values())),
+        interleave([*batches.values(), trimmed]),
         {
             t.receiver: batches["pass"].markers,
             t.sender: batches["tx"].markers,
@@ -89,39 +87,82 @@ def test_every_verdict_counted_exactly(
             f"missing {len(got[port].missing(want))}, {got[port].describe()}"
         )
 
-    # The program returned what the frames asked for.
-    crafted = XdpCounters.of(**{f"{a}_": b.totals for a, b in batches.items()})
-    tally = prog.tally() - tally_before
+    # The program returned what the frames asked for, the trimmed ones 16 bytes short.
+    assert trimmed.frame_len > TRIM_BYTES
+    crafted = XdpCounters.of(**{f"{a}_": b.totals for a, b in batches.items()}) + XdpCounters.of(
+        drop=(N, N * (trimmed.frame_len - TRIM_BYTES))
+    )
+    tally = prog.tally()
     assert tally.crafted == crafted, mismatch(
         f"{mode}: the program's own tally", crafted, tally.crafted
     )
 
     # The receiver counted exactly that; strays (if any) as PASS.
-    expected = tally.as_counted()
-    rx = wait_for_counters(lambda: stats.counters(t.receiver) - before[t.receiver], expected)
-    assert rx == expected, mismatch(f"{mode}: counters of {t.receiver}", expected, rx)
+    expect_counters(lambda: stats.counters(t.receiver), tally.as_counted(), f"{mode}: {t.receiver}")
 
     # The far ends counted what their own program passed: the bounced and the
-    # redirected frames. The target, with no program, counted nothing.
-    for port, action in ((t.sender, "tx"), (t.target_peer, "redirect")):
-        far = read_tally(far_ends[port]) - far_before[port]
+    # redirected frames.
+    for port, obj in far_ends.items():
+        action = "tx" if port == t.sender else "redirect"
+        far = read_tally(obj)
         passed = XdpCounters.of(pass_=batches[action].totals)
         assert far.crafted == passed, mismatch(f"{mode}: tally of {port}", passed, far.crafted)
-        want_far = far.as_counted()
-        now = wait_for_counters(lambda p=port: stats.counters(p) - before[p], want_far)
-        assert now == want_far, mismatch(f"{mode}: counters of {port}", want_far, now)
-    target = stats.counters(t.target) - before[t.target]
-    assert target == XdpCounters(), mismatch(f"{t.target} (no program)", XdpCounters(), target)
+        expect_counters(partial(stats.counters, port), far.as_counted(), f"{mode}: {port}")
+
+
+@each_mode
+def test_every_verdict_counted_exactly_on_veth(
+    redirect_topology: RedirectTopology,
+    verdict_prog: Callable[[], VerdictProg],
+    attach_pass: AttachPassFn,
+    attach: AttachFn,
+    stats: XdpStatsReader,
+    mode: XdpMode,
+) -> None:
+    t = redirect_topology
+    prog = verdict_prog()
+    prog.set_slot(0, t.target.ifindex, t.receiver.ns)
+    far_ends = {t.sender: attach_pass(t.sender), t.target_peer: attach_pass(t.target_peer)}
+    attach(t.receiver, prog.fd, mode)
+    stats.enable(t.sender, t.receiver, t.target, t.target_peer)
+
+    _every_verdict(t, prog, far_ends, stats, mode)
+
+    # The target, with no program, counted nothing.
+    assert stats.counters(t.target) == ZERO, f"{t.target} (no program) counted"
+
+
+@each_mode
+def test_every_verdict_counted_exactly_on_virtio_net(
+    virtio_loop: VirtioLoop,
+    make_netns: Callable[[], NetNS],
+    verdict_prog: Callable[[], VerdictProg],
+    attach_pass: AttachPassFn,
+    attach: AttachFn,
+    stats: XdpStatsReader,
+    mode: XdpMode,
+) -> None:
+    """The same on the guest's looped virtio_net NICs: XDP_TX goes back over the QEMU
+    hub to the sending NIC; redirects go to a veth in the receiver's namespace."""
+    sender, receiver = virtio_loop.sender.port, virtio_loop.receiver.port
+    target, target_peer = create_veth(receiver.ns, "xsv0", make_netns(), "xsv1")
+    t = RedirectTopology(sender, receiver, target, target_peer)
+    prog = verdict_prog()
+    prog.set_slot(0, target.ifindex, receiver.ns)
+    far_ends = {target_peer: attach_pass(target_peer)}
+    attach(receiver, prog.fd, mode)
+    stats.enable(receiver, target_peer)
+
+    _every_verdict(t, prog, far_ends, stats, mode)
 
 
 @each_mode
 def test_invalid_action_is_counted_and_dropped(
-    counting: XdpStatsSysctl,
     veth_pair: VethPair,
     verdict_prog: Callable[[], VerdictProg],
     attach: AttachFn,
     stats: XdpStatsReader,
-    xdp_exception_trace: TraceInstance,
+    trace: TraceFn,
     mode: XdpMode,
 ) -> None:
     """A return value above XDP_REDIRECT (7) is counted as invalid, not as any action;
@@ -130,26 +171,25 @@ def test_invalid_action_is_counted_and_dropped(
     s, r = veth_pair.sender, veth_pair.receiver
     prog = verdict_prog()
     attach(r, prog.fd, mode)
+    stats.enable(r)
+    exceptions = trace("xdp/xdp_exception")
     flow = Flow(src_mac=s.mac, dst_mac=r.mac)
     batch = make_batch(flow, SELECTOR["invalid"], N)
-    before, tally_before = stats.counters(r), prog.tally()
 
     got = exchange_split(s, flow, batch.markers, {r: []})
 
     assert not got[r].markers, (
         f"{mode}: frames the program returned 7 for reached {r}: {got[r].describe()}"
     )
-    tally = prog.tally() - tally_before
+    tally = prog.tally()
     invalid = XdpCounters.of(invalid=batch.totals)
     assert tally.crafted == invalid, mismatch(
         f"{mode}: the program's tally", invalid, tally.crafted
     )
-    expected = tally.as_counted()
-    now = wait_for_counters(lambda: stats.counters(r) - before, expected)
-    assert now == expected, mismatch(f"{mode}: counters of {r}", expected, now)
+    expect_counters(lambda: stats.counters(r), tally.as_counted(), f"{mode}: {r}")
     events = [
         e
-        for e in xdp_exception_trace.events("xdp_exception")
+        for e in exceptions.events("xdp_exception")
         if e.fields.get("ifindex") == str(r.ifindex) and e.fields.get("prog_id") == str(prog.id)
     ]
     assert len(events) == N, (

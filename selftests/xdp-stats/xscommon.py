@@ -1,5 +1,5 @@
 """What the xdp-stats tests share: the programs' selectors and tallies, batches of
-crafted frames, and waiting for counters to settle.
+crafted frames, and checking counters once they have settled.
 
 The programs (progs/xdp_stats_common.h) read the first character of a
 marker's tag as a selector: a batch made with ``make_batch(flow, "D", 8)``
@@ -9,15 +9,42 @@ so a batch's bytes are ``count * frame_len``.
 
 from __future__ import annotations
 
+import json
 import struct
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from xdplib import bpfobj
-from xdplib.netns import NetNS, inside
-from xdplib.traffic import ARRIVAL_TIMEOUT, SILENCE_TIMEOUT, Flow, build_frame, make_markers
+from xdplib.netns import NetNS, Port, create_veth, inside
+from xdplib.poll import wait_settled
+from xdplib.tracefs import TraceInstance
+from xdplib.traffic import Flow, build_frame, exchange_split, make_markers
+from xdplib.xdp_attach import XdpMode
 from xdplib.xdp_stats import ACTIONS, XdpCounters
+
+# The conftest's fixtures: attach(port, prog_fd, mode) -> prog id; attach_pass(port) ->
+# the XDP_PASS object attached natively; trace("xdp/<event>", ...) -> a tracefs instance.
+AttachFn = Callable[[Port, int, XdpMode], int]
+AttachPassFn = Callable[[Port], bpfobj.BpfObject]
+TraceFn = Callable[..., TraceInstance]
+
+
+@dataclass(frozen=True)
+class YnlResult:
+    """What the conftest's ynl(ns, *args) fixture ran: the tree's ynl CLI, --output-json."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        assert self.returncode == 0, (
+            f"ynl exited {self.returncode}: {self.stderr.strip()} {self.stdout.strip()}"
+        )
+        return json.loads(self.stdout)
+
 
 # Selectors of progs/xdp_stats_verdict.bpf.c.
 SELECTOR = {
@@ -30,13 +57,31 @@ SELECTOR = {
 }
 SEL_REDIRECT_SLOT1 = "S"  # through tx_port slot 1
 SEL_REDIRECT_IFINDEX = "E"  # bpf_redirect(config[0])
+SEL_TRIM_DROP = "X"  # bpf_xdp_adjust_tail(-TRIM_BYTES), then XDP_DROP
+TRIM_BYTES = 16
 
 XDP_INVALID_ACTION = 7
+XDP_DROP = 1
+XDP_PASS = 2
+
+# An ifindex no namespace of the tests has.
+NO_SUCH_IFINDEX = 0x7FFF0000
 
 # progs/xdp_stats_common.h
 TALLY_STRAY = 6
 TALLY_NR = 7
 _TALLY_VAL = struct.Struct("=QQ")
+_U32 = struct.Struct("=I")
+_U64 = struct.Struct("=Q")
+
+
+def u32(value: int) -> bytes:
+    return _U32.pack(value)
+
+
+def map_u64(obj: bpfobj.BpfObject, name: str, key: int) -> int:
+    """An __u64 value of an array map."""
+    return int(_U64.unpack(obj.map_lookup(name, u32(key), _U64.size))[0])
 
 
 @dataclass(frozen=True)
@@ -105,13 +150,10 @@ class Tally:
 
 def read_tally(obj: bpfobj.BpfObject, name: str = "tally") -> Tally:
     vals = [
-        _TALLY_VAL.unpack(obj.map_lookup(name, struct.pack("=I", i), _TALLY_VAL.size))
-        for i in range(TALLY_NR)
+        _TALLY_VAL.unpack(obj.map_lookup(name, u32(i), _TALLY_VAL.size)) for i in range(TALLY_NR)
     ]
-    buckets = {
-        f"{action}_": vals[i] for i, action in enumerate(ACTIONS)
-    }  # tally index i is the action's value; 5 is invalid, like ACTIONS
-    crafted = XdpCounters.of(**buckets)
+    # tally index i is the action's value; 5 is invalid, like ACTIONS
+    crafted = XdpCounters.of(**{f"{action}_": vals[i] for i, action in enumerate(ACTIONS)})
     return Tally(crafted, vals[TALLY_STRAY][0], vals[TALLY_STRAY][1])
 
 
@@ -128,32 +170,23 @@ class VerdictProg:
     def set_slot(self, slot: int, ifindex: int, ns: NetNS) -> None:
         """tx_port[slot] = ifindex; a devmap resolves it in the updater's namespace."""
         with inside(ns):
-            self.obj.map_update("tx_port", struct.pack("=I", slot), struct.pack("=I", ifindex))
+            self.obj.map_update("tx_port", u32(slot), u32(ifindex))
 
     def set_redirect_ifindex(self, ifindex: int) -> None:
-        self.obj.map_update("config", struct.pack("=I", 0), struct.pack("=I", ifindex))
+        self.obj.map_update("config", u32(0), u32(ifindex))
 
     def tally(self) -> Tally:
         return read_tally(self.obj)
 
 
-def wait_for_counters(
-    read: Callable[[], XdpCounters], expected: XdpCounters, timeout: float = ARRIVAL_TIMEOUT
-) -> XdpCounters:
-    """Poll until ``read()`` equals ``expected`` or ``timeout`` passes; the last reading.
-
-    Dropped frames leave nothing to wait for: the counters are the only sign
-    they were processed. Then SILENCE_TIMEOUT more, so that late extra counts
-    show up in the reading returned."""
-    deadline = time.monotonic() + timeout
-    now = read()
-    while now != expected and time.monotonic() < deadline:
-        time.sleep(0.1)
-        now = read()
-    if now == expected:
-        time.sleep(SILENCE_TIMEOUT)
-        now = read()
-    return now
+def foreign_port(make_netns: Callable[[], NetNS], ns: NetNS) -> Port:
+    """A device of a new namespace whose ifindex no device of ``ns`` has."""
+    other = make_netns()
+    taken = {int(link["index"]) for link in ns.ipr.get_links()}
+    pair = create_veth(other, "xsf0", other, "xsf1")
+    free = [p for p in pair if p.ifindex not in taken]
+    assert free, f"both ends of {pair} have an ifindex of {ns.name}: {sorted(taken)}"
+    return free[0]
 
 
 def mismatch(what: str, expected: XdpCounters, got: XdpCounters) -> str:
@@ -161,3 +194,42 @@ def mismatch(what: str, expected: XdpCounters, got: XdpCounters) -> str:
         f"{what}: expected {expected.nonzero() or 'all zero'}, got {got.nonzero() or 'all zero'}"
         f" (differs: {got.diff(expected)})"
     )
+
+
+def expect_counters(
+    read: Callable[[], XdpCounters], expected: XdpCounters, what: str
+) -> XdpCounters:
+    """Poll ``read()`` until it is ``expected`` and stable; assert it is."""
+    now = wait_settled(read, expected, what=what)
+    assert now == expected, mismatch(what, expected, now)
+    return now
+
+
+def expect_port_counters(
+    read: Callable[[Port], XdpCounters], expected: dict[Port, XdpCounters], what: str
+) -> None:
+    """``expect_counters`` for several ports."""
+    for port, want in expected.items():
+        expect_counters(partial(read, port), want, f"{what}: {port}")
+
+
+def send_verdicts(
+    sender: Port, receiver: Port, prog: VerdictProg, action: str, count: int
+) -> XdpCounters:
+    """Send ``count`` frames asking ``prog`` (on ``receiver``) for ``action``; check that
+    it returned that for each, and that passed frames (only those) reached the receiver's
+    stack. Returns what these runs should add to the receiver's counters."""
+    flow = Flow(src_mac=sender.mac, dst_mac=receiver.mac)
+    batch = make_batch(flow, SELECTOR[action], count)
+    before = prog.tally()
+    got = exchange_split(
+        sender, flow, batch.markers, {receiver: batch.markers if action == "pass" else []}
+    )
+    arrived = sorted(got[receiver].markers)
+    assert arrived == (sorted(batch.markers) if action == "pass" else []), (
+        f"{action} frames: {got[receiver].describe()}"
+    )
+    tally = prog.tally() - before
+    want = XdpCounters.of(**{f"{action}_": batch.totals})
+    assert tally.crafted == want, mismatch(f"{action}: the program's tally", want, tally.crafted)
+    return tally.as_counted()

@@ -13,5 +13,9 @@ Modules:
     traffic      send marked frames, capture and match them per packet
     tracefs      record tracepoint events in a private tracefs instance
     netdevsim    create/delete netdevsim devices
-    nics         find interfaces by driver
+    nics         find interfaces by driver; borrow the guest's looped virtio NICs
+    xdp_stats    the netdev family's xdp-stats-get/-set, per-device XDP counters
+    xdp_stats_child  xdp-stats requests from a less privileged child process
+    caps         drop capabilities, become nobody, enter a user namespace (children)
+    poll         wait for the kernel by polling a reading until it settles
 """

@@ -1,39 +1,53 @@
-"""Per-device XDP verdict counters: the netdev family's xdp-stats-get and the sysctl.
+"""Per-device XDP verdict counters: the netdev family's xdp-stats-get and xdp-stats-set.
 
-What the xdp-stats series adds (Documentation/netlink/specs/netdev.yaml and
-Documentation/networking/xdp-stats.rst of the patched tree):
+What the xdp-stats series (v2) adds (Documentation/netlink/specs/netdev.yaml
+and Documentation/networking/xdp-stats.rst of the patched tree):
 
-- ``net.core.xdp_stats`` (0/1, CAP_NET_ADMIN). Enabling allocates counters
-  for every device, and for devices registered while it is on; they stay
-  until the device is freed.
-- NETDEV_CMD_XDP_STATS_GET (do with an ifindex, dump for every device of the
-  namespace). Attribute set ``xdp-stats``: IFINDEX (u32) then ``uint``
-  counters (4 or 8 bytes on the wire). A device without counters is
-  reported with its ifindex only.
+- NETDEV_CMD_XDP_STATS_SET (do: ifindex, enabled 0/1) starts or stops
+  counting on one device. It needs CAP_NET_ADMIN in the user namespace that
+  owns the device's network namespace (GENL_UNS_ADMIN_PERM). Enabling
+  allocates zeroed counters, enabling again keeps them; disabling frees them
+  (the counts are lost).
+- NETDEV_CMD_XDP_STATS_GET: a do names one device (ENODEV if there is none,
+  ENODATA if it does not count); a dump reports the devices of the
+  namespace that count, optionally only the one of an ifindex filter.
+  Errors of a dump come in its NLMSG_DONE message, which this client raises
+  as it does a do's. Attribute set ``xdp-stats``: IFINDEX (u32), ENABLED (u32, requests of
+  xdp-stats-set only), then ``uint`` counters (4 or 8 bytes on the wire).
 
-The socket resolves the family in, and reads devices of, the network
-namespace it was opened in.
+There is no sysctl (v1's net.core.xdp_stats is gone). A socket resolves the
+family in, and names devices of, the network namespace it was opened in.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
 import struct
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, genlmsg, nla_base_string
+from pyroute2 import NetlinkError
+from pyroute2.netlink import (
+    NLM_F_ACK,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    genlmsg,
+    nla_base_string,
+)
 from pyroute2.netlink.generic import AsyncGenericNetlinkSocket, GenericNetlinkSocket
 
 from .netdev_genl import NETDEV_FAMILY_NAME, NETDEV_FAMILY_VERSION
 from .netns import NetNS, Port, inside
 
 NETDEV_CMD_XDP_STATS_GET = 14
+NETDEV_CMD_XDP_STATS_SET = 15
 
-XDP_STATS_SYSCTL = Path("/proc/sys/net/core/xdp_stats")
+IFINDEX_ATTR = 1
+ENABLED_ATTR = 2
 
 # The verdict buckets, in the order of their attributes.
 ACTIONS = ("aborted", "drop", "pass", "tx", "redirect", "invalid")
@@ -41,15 +55,21 @@ ACTIONS = ("aborted", "drop", "pass", "tx", "redirect", "invalid")
 # Counter field -> (attribute number, name in the YAML spec).
 COUNTER_ATTRS: dict[str, tuple[int, str]] = {}
 for _i, _action in enumerate(ACTIONS):
-    COUNTER_ATTRS[f"{_action}_packets"] = (2 + 2 * _i, f"{_action}-packets")
-    COUNTER_ATTRS[f"{_action}_bytes"] = (3 + 2 * _i, f"{_action}-bytes")
-COUNTER_ATTRS["redirect_errors"] = (14, "redirect-errors")
-
-IFINDEX_ATTR = 1
+    COUNTER_ATTRS[f"{_action}_packets"] = (3 + 2 * _i, f"{_action}-packets")
+    COUNTER_ATTRS[f"{_action}_bytes"] = (4 + 2 * _i, f"{_action}-bytes")
+COUNTER_ATTRS["redirect_errors"] = (15, "redirect-errors")
+COUNTER_ATTRS["xmit_drops"] = (16, "xmit-drops")
 
 
 def _nla_name(field: str) -> str:
     return "NETDEV_A_XDP_STATS_" + field.upper()
+
+
+# netdev_nl_xdp_stats_get_doit()'s extack for ENODATA
+NOT_ENABLED = "XDP statistics are not enabled on the device"
+
+IFINDEX_NLA = _nla_name("ifindex")
+ENABLED_NLA = _nla_name("enabled")
 
 
 class xdpstatsmsg(genlmsg):  # type: ignore[misc]
@@ -79,14 +99,15 @@ class xdpstatsmsg(genlmsg):  # type: ignore[misc]
 
     nla_map = (
         (0, "NETDEV_A_XDP_STATS_UNSPEC", "none"),
-        (IFINDEX_ATTR, "NETDEV_A_XDP_STATS_IFINDEX", "uint32"),
+        (IFINDEX_ATTR, IFINDEX_NLA, "uint32"),
+        (ENABLED_ATTR, ENABLED_NLA, "uint32"),
         *((num, _nla_name(field), "uint") for field, (num, _) in COUNTER_ATTRS.items()),
     )
 
 
 @dataclass(frozen=True)
 class XdpCounters:
-    """The 13 counters of one device (or a difference of two readings)."""
+    """The 14 counters of one device (or a difference of two readings)."""
 
     aborted_packets: int = 0
     aborted_bytes: int = 0
@@ -101,11 +122,12 @@ class XdpCounters:
     invalid_packets: int = 0
     invalid_bytes: int = 0
     redirect_errors: int = 0
+    xmit_drops: int = 0
 
     @classmethod
-    def of(cls, redirect_errors: int = 0, **buckets: tuple[int, int]) -> XdpCounters:
+    def of(cls, **buckets: tuple[int, int]) -> XdpCounters:
         """``XdpCounters.of(drop=(packets, bytes), pass_=(...))``; ``pass_`` for pass."""
-        fields: dict[str, int] = {"redirect_errors": redirect_errors}
+        fields: dict[str, int] = {}
         for key, (packets, nbytes) in buckets.items():
             action = key.rstrip("_")
             if action not in ACTIONS:
@@ -145,75 +167,69 @@ class XdpCounters:
         return {k: (a[k], b[k]) for k in a if b[k] < a[k]}
 
 
-@dataclass(frozen=True)
-class XdpStats:
-    """One xdp-stats-get reply. ``counters`` is None when the reply carried the
-    ifindex only: the device has no counters."""
-
-    ifindex: int
-    counters: XdpCounters | None
-
-    @property
-    def has_counters(self) -> bool:
-        return self.counters is not None
-
-    def require(self) -> XdpCounters:
-        if self.counters is None:
-            raise AssertionError(
-                f"ifindex {self.ifindex} has no XDP stats counters (reply carried the ifindex only)"
-            )
-        return self.counters
+ZERO = XdpCounters()
 
 
-def decode_reply(attrs: Mapping[str, Any]) -> XdpStats:
-    """An XdpStats from a reply's attributes, keyed by NLA name.
+def decode_reply(attrs: Mapping[str, Any]) -> tuple[int, XdpCounters]:
+    """(ifindex, counters) from a reply's attributes, keyed by NLA name.
 
-    Counters are all there or all absent; anything in between is a malformed
-    reply and raises ValueError naming what is missing."""
-    ifindex = attrs.get("NETDEV_A_XDP_STATS_IFINDEX")
+    A reply carries the ifindex and every counter: one missing or undecodable
+    raises ValueError naming it, and so does ``enabled`` (a request attribute).
+    Attributes this client does not know (pyroute2's "UNKNOWN": counters a later
+    series adds, such as multi-buffer's) are left alone."""
+    ifindex = attrs.get(IFINDEX_NLA)
     if ifindex is None:
         raise ValueError(f"xdp-stats reply without an ifindex: {sorted(attrs)}")
-    present = {f: attrs[_nla_name(f)] for f in COUNTER_ATTRS if attrs.get(_nla_name(f)) is not None}
-    if not present:
-        return XdpStats(int(ifindex), None)
-    missing = [f for f in COUNTER_ATTRS if f not in present]
+    if ENABLED_NLA in attrs:
+        raise ValueError(f"xdp-stats reply for ifindex {ifindex} carries {ENABLED_NLA}")
+    missing = [spec for f, (_, spec) in COUNTER_ATTRS.items() if attrs.get(_nla_name(f)) is None]
     if missing:
-        raise ValueError(
-            f"xdp-stats reply for ifindex {ifindex} has {len(present)} counters but lacks "
-            f"{', '.join(COUNTER_ATTRS[f][1] for f in missing)}"
-        )
-    odd = {COUNTER_ATTRS[k][1]: v for k, v in present.items() if not isinstance(v, int)}
+        raise ValueError(f"xdp-stats reply for ifindex {ifindex} lacks {', '.join(missing)}")
+    values = {f: attrs[_nla_name(f)] for f in COUNTER_ATTRS}
+    odd = {COUNTER_ATTRS[k][1]: v for k, v in values.items() if not isinstance(v, int)}
     if odd:
         # pyroute2 keeps the raw bytes of an attribute it could not decode
         raise ValueError(f"xdp-stats reply for ifindex {ifindex}: undecodable counters {odd}")
-    return XdpStats(int(ifindex), XdpCounters(**present))
+    return int(ifindex), XdpCounters(**values)
 
 
-def decode_msg(msg: xdpstatsmsg) -> XdpStats:
+def decode_msg(msg: xdpstatsmsg) -> tuple[int, XdpCounters]:
     return decode_reply({name: value for name, value in msg["attrs"]})
 
 
-def decode_ynl(reply: Mapping[str, Any]) -> XdpStats:
-    """An XdpStats from the kernel's ynl CLI output (spec names: ``drop-packets``)."""
+def decode_ynl(reply: Mapping[str, Any]) -> tuple[int, XdpCounters]:
+    """(ifindex, counters) from the kernel's ynl CLI output (spec names: ``drop-packets``);
+    names this client does not know are left alone, as in ``decode_reply``."""
     attrs: dict[str, Any] = {}
     for key, value in reply.items():
-        if key == "ifindex":
-            attrs["NETDEV_A_XDP_STATS_IFINDEX"] = value
-            continue
         field = key.replace("-", "_")
-        if field not in COUNTER_ATTRS:
-            raise ValueError(f"unexpected attribute {key!r} in ynl output {dict(reply)}")
-        attrs[_nla_name(field)] = value
+        if field in ("ifindex", "enabled") or field in COUNTER_ATTRS:
+            attrs[_nla_name(field)] = value
     return decode_reply(attrs)
 
 
-def request_msg(ifindex: int | None) -> xdpstatsmsg:
+def request_msg(cmd: int, attrs: Iterable[tuple[str, int]]) -> xdpstatsmsg:
     msg = xdpstatsmsg()
-    msg["cmd"] = NETDEV_CMD_XDP_STATS_GET
+    msg["cmd"] = cmd
     msg["version"] = NETDEV_FAMILY_VERSION
-    if ifindex is not None:
-        msg["attrs"].append(("NETDEV_A_XDP_STATS_IFINDEX", ifindex))
+    msg["attrs"].extend(attrs)
     return msg
+
+
+def _raise_dump_errors(marshal: Any) -> None:
+    """Make a dump's error an exception: the kernel reports it in the NLMSG_DONE message
+    (an int after the header), which pyroute2 reads only when it carries an extack."""
+    parse_one = marshal.parse_one_message
+
+    def parse(key: int, flags: int, seq: int, data: bytes, offset: int, length: int) -> Any:
+        msg = parse_one(key, flags, seq, data, offset, length)
+        if key == NLMSG_DONE and msg["header"].get("error") is None and length >= 20:
+            (code,) = struct.unpack_from("=i", data, offset + 16)
+            if code < 0:
+                msg["header"]["error"] = NetlinkError(-code, os.strerror(-code))
+        return msg
+
+    marshal.parse_one_message = parse
 
 
 class AsyncXdpStatsGenl(AsyncGenericNetlinkSocket):  # type: ignore[misc]
@@ -222,9 +238,12 @@ class AsyncXdpStatsGenl(AsyncGenericNetlinkSocket):  # type: ignore[misc]
             return
         await super().setup_endpoint()
         await self.bind(NETDEV_FAMILY_NAME, xdpstatsmsg)
+        _raise_dump_errors(self.marshal)
 
-    async def xdp_stats(self, ifindex: int | None, dump: bool) -> list[xdpstatsmsg]:
-        msg = request_msg(ifindex)
+    async def request(
+        self, cmd: int, attrs: list[tuple[str, int]], dump: bool
+    ) -> list[xdpstatsmsg]:
+        msg = request_msg(cmd, attrs)
         flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_DUMP if dump else 0)
         return [
             reply
@@ -233,45 +252,76 @@ class AsyncXdpStatsGenl(AsyncGenericNetlinkSocket):  # type: ignore[misc]
 
 
 class XdpStatsGenl(GenericNetlinkSocket):  # type: ignore[misc]
-    """``XdpStatsGenl().get(ifindex)``, ``.dump()``; errors raise NetlinkError(errno)."""
+    """``get(ifindex)``, ``dump()``, ``set(ifindex, enabled)`` on the netdev family;
+    errors raise pyroute2's NetlinkError (``code`` the errno, ``args[1]`` the extack)."""
 
     async_class = AsyncXdpStatsGenl
 
     def __init__(self) -> None:
         super().__init__(ext_ack=True)
 
-    def _replies(self, ifindex: int | None, dump: bool) -> list[XdpStats]:
-        msgs = self._run_with_cleanup(self.asyncore.xdp_stats, ifindex, dump)
-        return [decode_msg(m) for m in msgs if m.get_attr("NETDEV_A_XDP_STATS_IFINDEX") is not None]
+    def request(
+        self, cmd: int, attrs: list[tuple[str, int]], dump: bool = False
+    ) -> list[tuple[int, XdpCounters]]:
+        """Any request, attributes as given (by NLA name); the decoded replies."""
+        msgs = self._run_with_cleanup(self.asyncore.request, cmd, attrs, dump)
+        return [decode_msg(m) for m in msgs if m.get_attr(IFINDEX_NLA) is not None]
 
-    def get(self, ifindex: int) -> XdpStats:
-        replies = self._replies(ifindex, dump=False)
-        if len(replies) != 1 or replies[0].ifindex != ifindex:
+    def get(self, ifindex: int) -> XdpCounters:
+        replies = self.request(NETDEV_CMD_XDP_STATS_GET, [(IFINDEX_NLA, ifindex)])
+        if [i for i, _ in replies] != [ifindex]:
             raise AssertionError(
-                f"xdp-stats-get do for ifindex {ifindex} answered {len(replies)} replies: "
-                f"{[r.ifindex for r in replies]}"
+                f"xdp-stats-get do for ifindex {ifindex} answered for {[i for i, _ in replies]}"
             )
-        return replies[0]
+        return replies[0][1]
 
-    def do_raw(self, ifindex: int | None) -> list[XdpStats]:
-        """A do request as given (``None``: without the ifindex attribute)."""
-        return self._replies(ifindex, dump=False)
-
-    def dump(self) -> dict[int, XdpStats]:
-        """Every device of the socket's namespace, by ifindex."""
-        out: dict[int, XdpStats] = {}
-        for r in self._replies(None, dump=True):
-            if r.ifindex in out:
-                raise AssertionError(f"xdp-stats-get dump lists ifindex {r.ifindex} twice")
-            out[r.ifindex] = r
+    def dump(self, ifindex: int | None = None) -> dict[int, XdpCounters]:
+        """The counting devices of the socket's namespace (only ``ifindex``, if given)."""
+        attrs = [] if ifindex is None else [(IFINDEX_NLA, ifindex)]
+        out: dict[int, XdpCounters] = {}
+        for i, counters in self.request(NETDEV_CMD_XDP_STATS_GET, attrs, dump=True):
+            if i in out:
+                raise AssertionError(f"xdp-stats-get dump lists ifindex {i} twice")
+            out[i] = counters
         return out
+
+    def set(self, ifindex: int, enabled: int) -> None:
+        replies = self.request(
+            NETDEV_CMD_XDP_STATS_SET, [(IFINDEX_NLA, ifindex), (ENABLED_NLA, enabled)]
+        )
+        if replies:
+            raise AssertionError(f"xdp-stats-set answered with data: {replies}")
+
+
+def errname(code: int) -> str:
+    return errno.errorcode.get(code, str(code))
+
+
+def expect_errno(
+    call: Callable[[], object], code: int, what: str, extack: str | None = None
+) -> NetlinkError:
+    """Run a netlink request that must fail with ``code`` (and an extack message
+    containing ``extack``); the error."""
+    try:
+        result = call()
+    except NetlinkError as e:
+        assert e.code == code, f"{what}: expected {errname(code)}, got {errname(e.code)}: {e}"
+        if extack is not None:
+            msg = str(e.args[1]) if len(e.args) > 1 else ""
+            assert extack in msg, f"{what}: expected an extack with {extack!r}, got {msg!r}"
+        return e
+    raise AssertionError(f"{what}: expected {errname(code)}, the request succeeded: {result}")
 
 
 class XdpStatsReader:
-    """xdp-stats-get for ports of any namespace, through one socket per namespace."""
+    """xdp-stats-get and -set for ports of any namespace, one socket per namespace.
+
+    Devices it enabled counting on are disabled again by ``close()`` (those
+    still there: devices of a test namespace go with it anyway)."""
 
     def __init__(self) -> None:
         self._socks: dict[str, XdpStatsGenl] = {}
+        self._enabled: dict[tuple[str, int], Port] = {}
 
     def sock(self, ns: NetNS) -> XdpStatsGenl:
         sock = self._socks.get(ns.path)
@@ -281,53 +331,40 @@ class XdpStatsReader:
             self._socks[ns.path] = sock
         return sock
 
-    def get(self, port: Port) -> XdpStats:
-        return self.sock(port.ns).get(port.ifindex)
+    def enable(self, *ports: Port) -> None:
+        for port in ports:
+            self.sock(port.ns).set(port.ifindex, 1)
+            self._enabled[(port.ns.path, port.ifindex)] = port
+
+    def disable(self, *ports: Port) -> None:
+        for port in ports:
+            self.sock(port.ns).set(port.ifindex, 0)
+            self._enabled.pop((port.ns.path, port.ifindex), None)
 
     def counters(self, port: Port) -> XdpCounters:
-        """The port's counters; AssertionError if it has none."""
-        return self.get(port).require()
+        """The port's counters (xdp-stats-get do); NetlinkError if it has none."""
+        return self.sock(port.ns).get(port.ifindex)
 
-    def lo(self, ns: NetNS) -> XdpCounters:
-        """The counters of the namespace's loopback device."""
-        return self.sock(ns).get(ns.ifindex("lo")).require()
+    def dump(self, ns: NetNS, ifindex: int | None = None) -> dict[int, XdpCounters]:
+        return self.sock(ns).dump(ifindex)
 
-    def dump(self, ns: NetNS) -> dict[int, XdpStats]:
-        return self.sock(ns).dump()
+    def expect_not_counting(self, port: Port, what: str = "") -> None:
+        """A do for the port fails with ENODATA, and a dump leaves it out."""
+        label = f"{what}: {port}" if what else str(port)
+        expect_errno(lambda: self.counters(port), errno.ENODATA, f"{label} get", NOT_ENABLED)
+        dumped = self.dump(port.ns)
+        assert port.ifindex not in dumped, f"{label}: a dump reports it: {dumped[port.ifindex]}"
 
     def close(self) -> None:
+        for (path, ifindex), port in list(self._enabled.items()):
+            sock = self._socks.get(path)
+            try:
+                if sock is not None:
+                    sock.set(ifindex, 0)
+            except NetlinkError as e:
+                if e.code != errno.ENODEV:
+                    raise AssertionError(f"disabling counting on {port} at teardown: {e}") from e
+        self._enabled.clear()
         for sock in self._socks.values():
             sock.close()
         self._socks.clear()
-
-
-class XdpStatsSysctl:
-    """net.core.xdp_stats: ``read()``, ``write(v)``; ``restore()`` puts back the value
-    found at creation."""
-
-    def __init__(self, path: Path = XDP_STATS_SYSCTL) -> None:
-        self.path = path
-        if not path.exists():
-            raise AssertionError(f"{path} does not exist: is this the xdp-stats kernel?")
-        self.original = self.read()
-
-    def read(self) -> int:
-        return int(self.path.read_text().strip())
-
-    def write(self, value: int) -> None:
-        self.path.write_text(f"{value}\n")
-        now = self.read()
-        if now != value:
-            raise AssertionError(f"{self.path} reads {now} after writing {value}")
-
-    def restore(self) -> None:
-        self.write(self.original)
-
-    @contextmanager
-    def set_to(self, value: int) -> Iterator[None]:
-        before = self.read()
-        self.write(value)
-        try:
-            yield
-        finally:
-            self.write(before)

@@ -4,7 +4,11 @@
  * which drop every frame. The xdp-stats series counts the device program's
  * XDP_REDIRECT and must not count the second stage's XDP_DROP anywhere.
  * `stage2_runs` says how often each second stage ran (0 devmap, 1 cpumap,
- * 2 the cpumap one that redirects), `tally` what the first stage returned.
+ * 2 the cpumap one that redirects, 3 the devmap one that selects), `tally`
+ * what the first stage returned.
+ *
+ * devmap_stage2_select drops the frames whose selector is 'D' and passes
+ * the others on to the entry's device; `stage2_drops` counts what it dropped.
  *
  * cpumap_stage2_redirect instead redirects with bpf_redirect() to
  * config[CFG_REDIRECT_IFINDEX]: with no such device the core's redirect
@@ -39,10 +43,17 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 3);
+	__uint(max_entries, 4);
 	__type(key, __u32);
 	__type(value, __u64);
 } stage2_runs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} stage2_drops SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -98,6 +109,21 @@ SEC("xdp/devmap")
 int devmap_stage2(struct xdp_md *ctx)
 {
 	return second_stage(0);
+}
+
+SEC("xdp/devmap")
+int devmap_stage2_select(struct xdp_md *ctx)
+{
+	__u32 key = 0;
+	__u64 *drops;
+
+	count_run(3);
+	if (frame_selector(ctx) != 'D')
+		return XDP_PASS;
+	drops = bpf_map_lookup_elem(&stage2_drops, &key);
+	if (drops)
+		__sync_fetch_and_add(drops, 1);
+	return XDP_DROP;
 }
 
 SEC("xdp/cpumap")

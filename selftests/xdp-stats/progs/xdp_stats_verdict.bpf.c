@@ -6,6 +6,7 @@
  *       (bpf_redirect_map with flags 0: an empty slot makes it XDP_ABORTED)
  *   'E' bpf_redirect() to config[CFG_REDIRECT_IFINDEX]
  *   'I' 7, which is not an XDP action
+ *   'X' XDP_DROP after bpf_xdp_adjust_tail() took TRIM_BYTES off the frame
  * Stray frames, and crafted frames with any other selector, are passed.
  * Every verdict lands in `tally` (crafted frames by action, strays apart),
  * so a test knows exactly what the program returned, and for how many bytes.
@@ -13,6 +14,7 @@
 #include "xdp_stats_common.h"
 
 #define XDP_INVALID_ACTION 7
+#define TRIM_BYTES 16
 #define CFG_REDIRECT_IFINDEX 0
 
 struct {
@@ -80,6 +82,9 @@ int xdp_stats_verdict(struct xdp_md *ctx)
 		break;
 	case 'I':
 		act = XDP_INVALID_ACTION;
+		break;
+	case 'X':
+		act = bpf_xdp_adjust_tail(ctx, -TRIM_BYTES) ? XDP_ABORTED : XDP_DROP;
 		break;
 	case 0:
 		tally_add(&tally, TALLY_STRAY, ctx);
