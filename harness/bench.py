@@ -51,6 +51,9 @@ QEMU = "qemu-system-x86_64"
 @dataclass(frozen=True)
 class BenchOptions:
     series: list[str] = field(default_factory=lambda: ["xdp-stats"])
+    # what the series is compared with: the base kernel, or a stack of series whose
+    # XDP statistics switch too (then both kernels run off and on)
+    against: list[str] = field(default_factory=lambda: [BASE_SERIES])
     runs: int = 5
     repeat: int = 1_000_000
     pktgen_count: int = 50_000
@@ -75,6 +78,18 @@ class BenchOptions:
             raise UsageError(
                 f"--series {BASE_SERIES} is what the patched kernel is compared with",
                 "name the series to measure, e.g. --series xdp-stats",
+            )
+        if not self.against or (BASE_SERIES in self.against and len(self.against) > 1):
+            raise UsageError(
+                f"--against {','.join(self.against) or '(nothing)'}: compare with "
+                f"{BASE_SERIES} alone or with series",
+                "e.g. --against feature-flags,xdp-stats",
+            )
+        if set(self.against) & set(self.series):
+            raise UsageError(
+                f"--against {','.join(self.against)} names a series that --series measures",
+                "compare the series with what it depends on, e.g. --series multi-buffer "
+                "--against feature-flags,xdp-stats",
             )
         unknown = set(self.clocks) - set(CLOCKS)
         if not self.clocks or unknown:
@@ -107,10 +122,17 @@ class Prepared:
 
 
 def kernels(opts: BenchOptions) -> list[Kernel]:
+    base_configs = ("base",) if opts.against == [BASE_SERIES] else ("off", "on")
     return [
-        Kernel("base", [BASE_SERIES], ("base",)),
+        Kernel("base", list(opts.against), base_configs),
         Kernel("patched", list(opts.series), ("off", "on")),
     ]
+
+
+def sample_config(kernel: str, config: str) -> str:
+    """The configuration a sample is reported as: the base kernel's off and on are
+    ``base-off`` and ``base-on`` when it is a stack of series with statistics."""
+    return f"base-{config}" if kernel == "base" and config != "base" else config
 
 
 def guest_command(
@@ -252,6 +274,7 @@ class Bench:
                 f"read {log}",
             )
         for sample in data.pop("samples"):
+            sample["config"] = sample_config(k.label, str(sample["config"]))
             self.samples.append({"kernel": k.label, "clock": clock, **sample})
         data["timings"] = {t: p.report.timings.get(t) for t in ("guest_boot", "guest_tests")}
         self.guests.setdefault(k.label, {})[clock] = data
@@ -267,7 +290,7 @@ class Bench:
     def execute(self) -> ExitCode:
         self.open_results()
         point_latest(self.results)
-        progress(f"harness bench: base vs {self.key} -> {self.results}")
+        progress(f"harness bench: {self._base_name()} vs {self.key} -> {self.results}")
         code = ExitCode.OK
         error = ""
         self.load["start"] = list(os.getloadavg())
@@ -320,7 +343,8 @@ class Bench:
 
         o = self.opts
         lines = [
-            f"# XDP_DROP cost per packet: base vs {self.key} (XDP statistics off / on)",
+            f"# XDP_DROP cost per packet: {self._base_name()} vs {self.key} "
+            "(XDP statistics off / on)",
             "",
         ]
         if "icount" in o.clocks:
@@ -350,12 +374,15 @@ class Bench:
         ]
         return lines
 
+    def _base_name(self) -> str:
+        return "base" if self.opts.against == [BASE_SERIES] else "+".join(self.opts.against)
+
     def _fmt_load(self, when: str) -> str:
         return "/".join(f"{x:.2f}" for x in self.load.get(when, []))
 
     def _plot(self, rows: list[bench_report.Row]) -> None:
         units = " and ".join(bench_report.UNITS[c] for c in self.opts.clocks)
-        title = f"XDP_DROP {units} per packet: base vs {self.key}"
+        title = f"XDP_DROP {units} per packet: {self._base_name()} vs {self.key}"
         try:
             bench_report.plot(rows, self.samples, self.results / "bench.png", title)
         except ImportError as exc:
@@ -368,7 +395,10 @@ class Bench:
             table = bench_report.render_table(rows, self._header())
             self._plot(rows)
         if self.bloat:
-            title = f"## Size: scripts/bloat-o-meter, base vs {self.key} (bloat/ has each report)"
+            title = (
+                f"## Size: scripts/bloat-o-meter, {self._base_name()} vs {self.key} "
+                "(bloat/ has each report)"
+            )
             table += ("\n" if table else "") + bench_bloat.render(self.bloat, title)
         if table:
             (self.results / "table.md").write_text(table)
@@ -380,6 +410,7 @@ class Bench:
         data = {
             "command": shlex.join(["harness", *sys.argv[1:]]),
             "series": self.opts.series,
+            "against": self.opts.against,
             "accel": self.accels,
             "qemu": self.qemu,
             "params": {

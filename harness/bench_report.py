@@ -17,16 +17,29 @@ METHOD_TITLES = {
     "pktgen_native": "pktgen into veth, native XDP_DROP on the peer",
     "pktgen_generic": "pktgen into veth, generic XDP_DROP on the peer",
 }
-CONFIG_ORDER = ("base", "off", "on")
+CONFIG_ORDER = ("base", "base-off", "base-on", "off", "on")
 CONFIG_TITLES = {
     "base": "base (unpatched)",
+    "base-off": "base (--against), statistics off",
+    "base-on": "base (--against), statistics on",
     "off": "patched, statistics off",
     "on": "patched, statistics on",
 }
 CLOCK_ORDER = ("icount", "ns")
 UNITS = {"icount": "insn", "ns": "ns"}
-# (configuration, compared with): what the table shows the difference of
-COMPARISONS = (("off", "base"), ("on", "base"), ("on", "off"))
+# (configuration, compared with): what the table shows the difference of; a base
+# kernel with statistics (--against series) is compared setting for setting
+COMPARISONS = (
+    ("off", "base"),
+    ("on", "base"),
+    ("on", "off"),
+    ("off", "base-off"),
+    ("on", "base-on"),
+    ("base-on", "base-off"),
+)
+# per configuration: what its "vs base" and "vs off" columns compare it with
+VS_BASE = {"off": ("base", "base-off"), "on": ("base", "base-on")}
+VS_OFF = {"on": ("off",), "base-on": ("base-off",)}
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,14 @@ def deltas(rows: Iterable[Row]) -> list[Delta]:
     return out
 
 
+def _first(
+    found: Mapping[tuple[str, str, str, str], Delta],
+    key: tuple[str, str, str],
+    against: Iterable[str],
+) -> Delta | None:
+    return next((found[(*key, a)] for a in against if (*key, a) in found), None)
+
+
 def _fmt_delta(d: Delta | None) -> str:
     if d is None:
         return ""
@@ -155,8 +176,8 @@ def render_table(rows: Sequence[Row], header: Sequence[str] = ()) -> str:
                 cells += [
                     f"{r.median:.1f}",
                     f"{r.min:.1f} … {r.max:.1f}",
-                    _fmt_delta(found.get((clock, method, config, "base"))),
-                    _fmt_delta(found.get((clock, method, config, "off"))),
+                    _fmt_delta(_first(found, (clock, method, config), VS_BASE.get(config, ()))),
+                    _fmt_delta(_first(found, (clock, method, config), VS_OFF.get(config, ()))),
                 ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -192,7 +213,13 @@ def plot(
         squeeze=False,
     )
     points = samples_by_key(samples)
-    colors = {"base": "#7f7f7f", "off": "#1f77b4", "on": "#d62728"}
+    colors = {
+        "base": "#7f7f7f",
+        "base-off": "#aec7e8",
+        "base-on": "#ff9896",
+        "off": "#1f77b4",
+        "on": "#d62728",
+    }
     for i, clock in enumerate(clocks):
         for j, method in enumerate(methods):
             ax = axes[i][j]
@@ -207,13 +234,13 @@ def plot(
                 color=[colors.get(r.config, "#2ca02c") for r in mrows],
                 alpha=0.45,
             )
-            base = next((r.median for r in mrows if r.config == "base"), None)
+            base = next((r.median for r in mrows if r.config in ("base", "base-on")), None)
             for x, r in zip(xs, mrows, strict=True):
                 ax.vlines(x, r.min, r.max, color="black", linewidth=1)
                 vals = points.get((clock, method, r.config), [])
                 ax.scatter([x] * len(vals), vals, color="black", s=12, zorder=3)
                 label = f"{r.median:.1f}"
-                if base and r.config != "base":
+                if base and not r.config.startswith("base"):
                     label += f"\n{r.median - base:+.1f}"
                 ax.annotate(
                     label,

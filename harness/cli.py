@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 
 from harness import __version__
-from harness.bench import Bench, BenchOptions
+from harness.bench import BASE_SERIES, Bench, BenchOptions
 from harness.errors import ExitCode, HarnessError, unexpected
 from harness.paths import CacheLayout, default_cache, find_repo
 from harness.pipeline import Options, Pipeline
@@ -102,6 +102,15 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="the series to compare with the base (default: xdp-stats; repeat to stack)",
     )
+    p.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="compare with this stack of series instead of the unpatched base, both "
+        "kernels with statistics off and on (e.g. --series multi-buffer --against "
+        "feature-flags,xdp-stats)",
+    )
     d = BenchOptions()
     p.add_argument(
         "--runs", type=int, default=d.runs, help=f"runs per configuration (default {d.runs})"
@@ -153,8 +162,10 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_bench(args: argparse.Namespace, repo: Path) -> int:
     series = [n.strip() for item in args.series for n in item.split(",") if n.strip()]
+    against = [n.strip() for item in args.against for n in item.split(",") if n.strip()]
     opts = BenchOptions(
         series=series or ["xdp-stats"],
+        against=against or [BASE_SERIES],
         runs=args.runs,
         repeat=args.repeat,
         pktgen_count=args.pktgen_count,

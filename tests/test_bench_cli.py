@@ -55,3 +55,26 @@ def test_no_clock_or_icount_under_kvm_is_usage(
     assert cli.main(["bench", "--accel", "kvm"]) == 2
     assert "needs TCG" in capsys.readouterr().err
     assert cli.main(["bench", "--accel", "kvm", "--no-icount"]) == 0
+
+
+def test_against_a_stack_of_series(seen: list[BenchOptions]) -> None:
+    assert cli.main(["bench", "--against", "baseline"]) == 0
+    assert seen[-1].against == ["baseline"]
+    assert cli.main(["bench", "-s", "xdp-stats"]) == 0
+    assert seen[-1].against == ["baseline"]
+    assert cli.main(["bench", "-s", "mb", "--against", "ff,xdp-stats"]) == 0
+    assert (seen[-1].series, seen[-1].against) == (["mb"], ["ff", "xdp-stats"])
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--against", "xdp-stats"], "names a series that --series measures"),
+        (["--against", "baseline,xdp-stats"], "compare with baseline alone or with series"),
+    ],
+)
+def test_against_what_is_measured_is_usage(
+    seen: list[BenchOptions], capsys: pytest.CaptureFixture[str], args: list[str], says: str
+) -> None:
+    assert cli.main(["bench", *args]) == 2
+    assert says in capsys.readouterr().err

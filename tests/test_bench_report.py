@@ -136,3 +136,28 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     out = tmp_path / "bench.png"
     bench_report.plot(summarize(SAMPLES), SAMPLES, out, "title")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+AGAINST = [
+    *_samples("icount", "pktgen_native", "base-off", [2826.0, 2826.0, 2826.0]),
+    *_samples("icount", "pktgen_native", "base-on", [2850.0, 2850.0, 2850.0]),
+    *_samples("icount", "pktgen_native", "off", [2826.5, 2826.5, 2826.5]),
+    *_samples("icount", "pktgen_native", "on", [2850.0, 2851.0, 2852.0]),
+]
+
+
+def test_against_series_compares_setting_for_setting() -> None:
+    rows = summarize(AGAINST)
+    assert [r.config for r in rows] == ["base-off", "base-on", "off", "on"]
+    found = {(d.config, d.against): d.delta for d in deltas(rows)}
+    assert found == {
+        ("off", "base-off"): 0.5,
+        ("on", "base-on"): 1.0,
+        ("on", "off"): pytest.approx(2851.0 - 2826.5),
+        ("base-on", "base-off"): 24.0,
+    }
+    table = render_table(rows)
+    on = next(line for line in table.splitlines() if "patched, statistics on" in line)
+    assert on.split(" | ")[-2:] == ["+1.0 (+0.04 %)", "+24.5 (+0.87 %) |"]
+    base_on = next(line for line in table.splitlines() if "(--against), statistics on" in line)
+    assert base_on.split(" | ")[-2:] == ["", "+24.0 (+0.85 %) |"]

@@ -188,6 +188,50 @@ def test_measures_both_kernels_with_both_clocks_and_reports(
     assert out.rstrip().endswith("OK (exit 0)")
 
 
+def test_against_a_series_both_kernels_switch_and_are_told_apart(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_series(harness_repo, "baseline", selftests=("baseline",))
+    one = {"0001-x.patch": patch_text("[PATCH] xdp: stats")}
+    make_series(harness_repo, "xdp-stats", depends_on=("baseline",), patches=one)
+    two = {"0001-y.patch": patch_text("[PATCH] xdp: mb")}
+    make_series(harness_repo, "mb", depends_on=("xdp-stats",), patches=two)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    opts = BenchOptions(
+        series=["mb"],
+        against=["xdp-stats"],
+        accel="tcg",
+        clocks=("icount",),
+        results_root=tmp_path / "res",
+    )
+    b = Bench(opts, harness_repo, CacheLayout(tmp_path / "cache"), host_check=lambda st: None)
+    b.results.mkdir(parents=True)
+    for p in b.pipelines.values():
+        p.results.mkdir()
+    both = {"off": [79.0, 79.0, 79.0], "on": [80.0, 80.0, 80.0]}
+    guest = {"base/icount": _samples(both, "x"), "patched/icount": _samples(both, "x")}
+    _fake_tools(tmp_path / "bin", _guest_writes(guest))
+    _measure_all(b, tmp_path)
+    assert b._report(ExitCode.OK, "") == ExitCode.OK
+    calls = (tmp_path / "bin" / "calls").read_text().splitlines()
+    assert all("--config off --config on" in c for c in calls) and len(calls) == 2
+    data = json.loads((b.results / "results.json").read_text())
+    assert data["against"] == ["xdp-stats"]
+    assert data["kernels"]["base"]["series"] == ["baseline", "xdp-stats"]
+    configs = {(s["kernel"], s["config"]) for s in data["samples"]}
+    assert configs == {
+        ("base", "base-off"),
+        ("base", "base-on"),
+        ("patched", "off"),
+        ("patched", "on"),
+    }
+    found = {(d["method"], d["config"], d["against"]): d["delta"] for d in data["deltas"]}
+    assert found[("pktgen_native", "on", "base-on")] == 0.0
+    assert found[("pktgen_native", "base-on", "base-off")] == 30.0
+    table = (b.results / "table.md").read_text()
+    assert table.startswith("# XDP_DROP cost per packet: xdp-stats vs ")
+
+
 def test_ns_only(bench: Bench, tmp_path: Path) -> None:
     _fake_tools(tmp_path / "bin", _guest_writes(GUEST))
     bench.opts = BenchOptions(accel="tcg", clocks=("ns",))
@@ -236,6 +280,11 @@ def test_kernels_guest_command_and_vm(tmp_path: Path) -> None:
     assert [(k.label, k.series, k.configs) for k in kernels(opts)] == [
         ("base", ["baseline"], ("base",)),
         ("patched", ["a", "b"], ("off", "on")),
+    ]
+    against = BenchOptions(series=["b"], against=["a"])
+    assert [(k.label, k.series, k.configs) for k in kernels(against)] == [
+        ("base", ["a"], ("off", "on")),
+        ("patched", ["b"], ("off", "on")),
     ]
     prep = Prepared(Path("/wt"), Path("/b"), Path("/bt"), Path("/o"))
     cmd = guest_command(tmp_path / "s.json", prep, ("off", "on"), "icount", opts)
