@@ -123,6 +123,17 @@ def configure(
     return result
 
 
+def configured_with(build_dir: Path, fragments: list[Path]) -> bool | None:
+    """Whether the kernel in ``build_dir`` was configured from exactly these fragments
+    (None: no record of what it was configured from)."""
+    stamp_path = build_dir / CONFIG_STAMP
+    if not stamp_path.exists():
+        return None
+    old = json.loads(stamp_path.read_text()).get("stamp", {})
+    text = merge_fragments(fragments).text
+    return bool(old.get("fragments") == hashlib.sha256(text.encode()).hexdigest())
+
+
 def _checked(merged: MergedConfig, dotconfig: Path, worktree: Path) -> ConfigResult:
     dropped = check_config(merged.symbols, parse_config(dotconfig.read_text()))
     if dropped:

@@ -231,18 +231,30 @@ class Pipeline:
         return wt.path, build_dir, wt.head, cfg
 
     def reuse_kernel(self) -> tuple[Path, Path, str]:
-        """harness test: the kernel built earlier for this stack, unchanged."""
-        with self.stage("source"):
-            src = self._source()
-        key = self._key(src)
+        """harness test: the kernel built earlier for this stack, unchanged, and
+        configured as asked (--debug-config or not). What is missing is said before
+        the base is imported."""
+        source_id = source.source_id_for(self.opts.kernel_tree)
+        key = self.key if source_id == "debian" else f"{source_id}/{self.key}"
         self.lock_stack(key)
         wt_path, build_dir = self.cache.worktree(key), self.cache.build(key)
         bz = build_dir / "arch/x86/boot/bzImage"
+        build_cmd = "harness build " + " ".join("--series " + s.name for s in self.stack)
+        debug = " --debug-config" if self.opts.debug_config else ""
         if not bz.exists() or not (build_dir / build.STAMP).exists():
             raise UsageError(
-                f"no built kernel for {self.key} in {build_dir}",
-                f"run: harness build {' '.join('--series ' + s.name for s in self.stack)}",
+                f"no built kernel for {self.key} in {build_dir}", f"run: {build_cmd}{debug}"
             )
+        if build.configured_with(build_dir, self._fragments()) is False:
+            was = "without" if self.opts.debug_config else "with"
+            raise UsageError(
+                f"the kernel built for {self.key} was configured {was} --debug-config "
+                f"({build_dir / '.config'})",
+                f"run: {build_cmd}{debug} (or `harness test` {'without' if debug else 'with'} "
+                "--debug-config to test the kernel that is built)",
+            )
+        with self.stage("source"):
+            src = self._source()
         head = self.runner.git(wt_path, "rev-parse", "HEAD")
         state = self.cache.worktree_state(key)
         if state.exists() and apply.series_digest(src, self.stack) not in state.read_text():

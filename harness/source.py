@@ -158,7 +158,7 @@ def tree_source(path: Path, cache: CacheLayout, runner: Runner) -> KernelSource:
     dirty = runner.git(path, "status", "--porcelain", "--untracked-files=no")
     if dirty:
         warn(f"{path} has uncommitted changes; only its HEAD {head[:12]} is used")
-    source_id = "tree-" + hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    source_id = source_id_for(path)
     mirror = cache.trees / f"{source_id}.git"
     if not mirror.exists():
         mirror.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +170,14 @@ def tree_source(path: Path, cache: CacheLayout, runner: Runner) -> KernelSource:
         ["git", "--git-dir", str(mirror), "rev-parse", "refs/harness/head"]
     ).stdout.strip()
     return KernelSource(mirror, head, version, f"git tree {path} at {head[:12]}", source_id)
+
+
+def source_id_for(kernel_tree: Path | None) -> str:
+    """The id a base is cached under, known without importing it: ``debian`` for
+    Debian's linux-source, one per --kernel-tree path."""
+    if kernel_tree is None:
+        return "debian"
+    return "tree-" + hashlib.sha1(str(kernel_tree).encode()).hexdigest()[:10]
 
 
 def remove_tree(path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -97,16 +99,48 @@ def test_test_without_a_built_kernel_writes_results(
     opts = Options(
         command="test", series=["xdp-meta"], kernel_tree=tree, results_root=tmp_path / "results"
     )
-    p = Pipeline(opts, repo, CacheLayout(tmp_path / "cache"))
+    p = Pipeline(opts, repo, CacheLayout(tmp_path / "cache"), host_check=lambda stages: None)
     assert p.execute() == ExitCode.USAGE
     data = json.loads((p.results / "results.json").read_text())
     assert data["exit_code"] == 2
     assert data["verdict"] == "ERROR: bad usage or input"
     assert "no built kernel for xdp-meta" in data["error"]
     assert "run: harness build --series baseline --series xdp-meta" in data["error"]
-    assert data["kernel"]["version"] == "6.12.117"
-    assert "source" in data["timings"]
+    # said before the base is imported: no mirror of the tree, no source stage
+    assert not (tmp_path / "cache" / "trees").exists()
+    assert "source" not in data["timings"]
     assert (p.results / "summary.txt").read_text().endswith("ERROR: bad usage or input (exit 2)\n")
     assert (p.results / "commands.sh").read_text().startswith("#!/bin/sh\n")
     assert (p.results.parent / "latest").resolve() == p.results.resolve()
     assert "ERROR: bad usage or input (exit 2)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("built_debug", "asked_debug"), [(True, False), (False, True)])
+def test_test_refuses_a_kernel_configured_otherwise(
+    repo: Path, tmp_path: Path, built_debug: bool, asked_debug: bool
+) -> None:
+    """A cached --debug-config build is not tested as the plain kernel, nor the reverse."""
+    from harness import build
+
+    cache = CacheLayout(tmp_path / "cache")
+    opts = Options(
+        command="test",
+        series=["xdp-meta"],
+        results_root=tmp_path / "results",
+        debug_config=asked_debug,
+    )
+    p = Pipeline(opts, repo, cache, host_check=lambda stages: None)
+    build_dir = cache.build(p.key)
+    (build_dir / "arch/x86/boot").mkdir(parents=True)
+    (build_dir / "arch/x86/boot/bzImage").write_bytes(b"kernel")
+    (build_dir / build.STAMP).write_text("{}")
+    built = Pipeline(dataclasses.replace(opts, debug_config=built_debug), repo, cache)
+    text = build.merge_fragments(built._fragments()).text
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    (build_dir / build.CONFIG_STAMP).write_text(json.dumps({"stamp": {"fragments": digest}}))
+    assert build.configured_with(build_dir, built._fragments()) is True
+    assert p.execute() == ExitCode.USAGE
+    error = json.loads((p.results / "results.json").read_text())["error"]
+    was = "with" if built_debug else "without"
+    assert f"the kernel built for xdp-meta was configured {was} --debug-config" in error
+    assert not (cache.root / "linux.git").exists()  # said before the base import
