@@ -10,9 +10,11 @@ import pytest
 from helpers import KERNEL_MAKEFILE, init_repo, make_series
 
 import harness
+from harness.build import STAMP
 from harness.cli import main
 from harness.paths import CacheLayout
 from harness.pipeline import Options, Pipeline
+from harness.source import source_id_for
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
@@ -39,8 +41,14 @@ def test_progress_and_warnings_on_stderr_summary_on_stdout(
     opts = Options(
         command="test", series=["baseline"], kernel_tree=tree, results_root=tmp_path / "res"
     )
-    p = Pipeline(opts, harness_repo, CacheLayout(tmp_path / "cache"), host_check=lambda s: None)
-    p.execute()  # nothing built: exit 2 after the source stage
+    cache = CacheLayout(tmp_path / "cache")
+    p = Pipeline(opts, harness_repo, cache, host_check=lambda s: None)
+    # a kernel "built" (no worktree though): the source stage runs, then the run stops
+    key = f"{source_id_for(tree)}/{p.key}"
+    (cache.build(key) / "arch/x86/boot").mkdir(parents=True)
+    (cache.build(key) / "arch/x86/boot/bzImage").write_bytes(b"kernel")
+    (cache.build(key) / STAMP).write_text("{}")
+    assert p.execute() != 0
     out, err = capsys.readouterr()
     assert out == "\n" + (p.results / "summary.txt").read_text()
     assert err.startswith(f"harness test: baseline -> {p.results}\n==> source\n")
