@@ -47,6 +47,7 @@ from harness.series import (
     resolve,
     selftest_suites,
     stack_key,
+    stack_vm_shape,
 )
 from harness.series import bpf_selftests as series_bpf_selftests
 from harness.series import kselftests as series_kselftests
@@ -410,6 +411,17 @@ class Pipeline:
             self.opts.timeout or run_to,
         )
 
+    def vm_spec(self, bzimage: Path, accel: str, rwdirs: tuple[Path, ...]) -> vm.VmSpec:
+        """The guest as the stack's series.toml ``[vm]`` tables shape it."""
+        shape = stack_vm_shape(self.stack)
+        spec = vm.VmSpec(bzimage=bzimage, accel=accel, rwdirs=rwdirs, cwd=self.repo)
+        return dataclasses.replace(
+            spec,
+            cpus=shape.cpus or spec.cpus,
+            memory=shape.memory or spec.memory,
+            append=(*spec.append, *shape.append),
+        )
+
     def boot_guest(
         self,
         build_dir: Path,
@@ -421,9 +433,7 @@ class Pipeline:
         to the report. Raises InfraError when the VM hung or died without a splat.
         ``tweak`` adjusts the VM (bench: one vCPU, QEMU's -icount)."""
         plan = self.vm_plan(build_dir)
-        spec = vm.VmSpec(
-            bzimage=plan.bzimage, accel=plan.accel, rwdirs=(self.results,), cwd=self.repo
-        )
+        spec = self.vm_spec(plan.bzimage, plan.accel, (self.results,))
         if tweak is not None:
             spec = tweak(spec)
         cmd = vm.vng_command(spec, shlex.join(guest))
@@ -466,7 +476,7 @@ class Pipeline:
         for shard in plan:
             out = self.results / shard.name
             out.mkdir()
-            spec = vm.VmSpec(bzimage=vmp.bzimage, accel=vmp.accel, rwdirs=(out,), cwd=self.repo)
+            spec = self.vm_spec(vmp.bzimage, vmp.accel, (out,))
             cmd = vm.vng_command(spec, shlex.join(guest(out, shard)))
             self.runner.log.record(cmd, self.repo)
             echo = functools.partial(self._echo, guest=shard.name)
@@ -725,7 +735,7 @@ class Pipeline:
             f"    in the guest: XDP_SELFTEST_BPF_OBJDIR={objdir} XDP_SELFTEST_KERNEL_TREE={wt} "
             f"{sys.executable} -m pytest -v {suites}"
         )
-        spec = vm.VmSpec(bzimage=bzimage, accel=decision.accel, cwd=self.repo)
+        spec = self.vm_spec(bzimage, decision.accel, ())
         # vng (and QEMU under it) inherit the stack's lock: held while the guest runs.
         os.set_inheritable(self._stack_fd, True)
         return vm.interactive(vm.vng_command(spec))

@@ -24,12 +24,42 @@ _KEYS = {
     "tools",
     "bpf-selftests",
     "kselftests",
+    "vm",
 }
+_VM_KEYS = {"cpus", "memory", "append"}
+_MEMORY_RE = re.compile(r"^(\d+)([MG])$")
+MAX_CPUS = 8
 # Userspace tools a series may ask for (tools = [...]), built from its tree by
 # harness.kerneltools.
 KNOWN_TOOLS = ("bpftool",)
 # A tools/testing/selftests/bpf/prog_tests/<name>.c of the tree: a C file name, no path.
 _BPF_SELFTEST_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class VmShape:
+    """What a series asks of the guest (series.toml ``[vm]``): vCPUs, memory in MiB,
+    kernel command line additions. None: the harness's default."""
+
+    cpus: int | None = None
+    memory_mib: int | None = None
+    append: tuple[str, ...] = ()
+
+    @property
+    def memory(self) -> str | None:
+        return None if self.memory_mib is None else f"{self.memory_mib}M"
+
+
+def stack_vm_shape(stack: list[Series]) -> VmShape:
+    """One guest for the whole stack: the most vCPUs and memory any series asks for,
+    every series' command line additions in stack order."""
+    cpus = [s.vm.cpus for s in stack if s.vm.cpus is not None]
+    mem = [s.vm.memory_mib for s in stack if s.vm.memory_mib is not None]
+    return VmShape(
+        max(cpus) if cpus else None,
+        max(mem) if mem else None,
+        tuple(a for s in stack for a in s.vm.append),
+    )
 
 
 @dataclass(frozen=True)
@@ -50,6 +80,7 @@ class Series:
     # tools/testing/selftests/<collection>/<test> of the tree, run in the guest from it
     # (series.toml: kselftests = ["net:nl_netdev.py"]; see harness/kselftests.py)
     kselftests: tuple[ksft.Kselftest, ...] = ()
+    vm: VmShape = VmShape()
 
     def patch_subject(self, patch: Path) -> str:
         lines = patch.read_text(errors="replace").splitlines()
@@ -133,7 +164,42 @@ def load_series(series_dir: Path, repo: Path) -> Series:
         cover_letter=cover if cover.is_file() else None,
         bpf_selftests=bpf_selftests,
         kselftests=ksft.from_manifest(_str_list(data, "kselftests", manifest), manifest),
+        vm=_vm_shape(data.get("vm", {}), manifest),
     )
+
+
+def _vm_shape(value: object, manifest: Path) -> VmShape:
+    example = '[vm]\ncpus = 2\nmemory = "3G"\nappend = ["page_pool.debug=1"]'
+    if not isinstance(value, dict):
+        raise UsageError(f"{manifest}: 'vm' must be a table", example)
+    unknown = set(value) - _VM_KEYS
+    if unknown:
+        raise UsageError(
+            f"{manifest}: unknown keys {sorted(unknown)} in [vm]", f"known: {sorted(_VM_KEYS)}"
+        )
+    cpus = value.get("cpus")
+    if cpus is not None and (
+        not isinstance(cpus, int) or isinstance(cpus, bool) or not 1 <= cpus <= MAX_CPUS
+    ):
+        raise UsageError(f"{manifest}: [vm] cpus must be 1 to {MAX_CPUS}, got {cpus!r}", example)
+    memory = value.get("memory")
+    mib = None
+    if memory is not None:
+        m = _MEMORY_RE.match(memory) if isinstance(memory, str) else None
+        if m is None or int(m.group(1)) == 0:
+            raise UsageError(
+                f"{manifest}: [vm] memory must be like \"2048M\" or \"3G\", got {memory!r}",
+                example,
+            )
+        mib = int(m.group(1)) * (1024 if m.group(2) == "G" else 1)
+    append = _str_list(value, "append", manifest)
+    bad = [a for a in append if not a or any(c.isspace() for c in a)]
+    if bad:
+        raise UsageError(
+            f"{manifest}: [vm] append entries are single kernel parameters, got {bad}",
+            'one parameter per entry: append = ["a=1", "b"]',
+        )
+    return VmShape(cpus, mib, append)
 
 
 def _tools(data: dict[str, object], manifest: Path) -> tuple[str, ...]:
