@@ -345,10 +345,15 @@ class Pipeline:
         if len(plan) > 1:
             self.boot_shards(build_dir, plan, lambda d, s: guest(d, units=s.write_units(d)))
             return
+        cmd = guest(self.results, self.suites, [t.name for t, _ in ksft])
+        if not self._fits(build_dir, cmd):
+            # too long for the kernel's command line: the tests go in a file
+            tests = shards.units(self.repo, self.suites, [t for t, _ in ksft])
+            every = shards.Shard(1, tuple(tests), 0.0)
+            cmd = guest(self.results, units=every.write_units(self.results))
+            progress(f"    the guest's tests are in {self.results / shards.UNITS_FILE}")
         try:
-            res = self.boot_guest(
-                build_dir, guest(self.results, self.suites, [t.name for t, _ in ksft])
-            )
+            res = self.boot_guest(build_dir, cmd)
         finally:
             junit = self.results / "junit.xml"
             if junit.exists():
@@ -422,6 +427,12 @@ class Pipeline:
             append=(*spec.append, *shape.append),
         )
 
+    def _fits(self, build_dir: Path, guest: list[str]) -> bool:
+        plan = self.vm_plan(build_dir)
+        spec = self.vm_spec(plan.bzimage, plan.accel, (self.results,))
+        fits, _ = vm.cmdline_fits(vm.vng_command(spec, shlex.join(guest)))
+        return fits
+
     def boot_guest(
         self,
         build_dir: Path,
@@ -437,6 +448,9 @@ class Pipeline:
         if tweak is not None:
             spec = tweak(spec)
         cmd = vm.vng_command(spec, shlex.join(guest))
+        fits, length = vm.cmdline_fits(cmd)
+        if not fits and length is not None:
+            raise vm.cmdline_error(length, "cannot boot the guest")
         self.runner.log.record(cmd, self.repo)
         with self.stage("vm"):
             progress(
@@ -478,6 +492,9 @@ class Pipeline:
             out.mkdir()
             spec = self.vm_spec(vmp.bzimage, vmp.accel, (out,))
             cmd = vm.vng_command(spec, shlex.join(guest(out, shard)))
+            fits, length = vm.cmdline_fits(cmd)
+            if not fits and length is not None:
+                raise vm.cmdline_error(length, f"cannot boot {shard.name}")
             self.runner.log.record(cmd, self.repo)
             echo = functools.partial(self._echo, guest=shard.name)
             jobs.append(vm.VmJob(cmd, out / "console.log", vmp.boot_timeout, vmp.timeout, echo))

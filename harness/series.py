@@ -188,7 +188,7 @@ def _vm_shape(value: object, manifest: Path) -> VmShape:
         m = _MEMORY_RE.match(memory) if isinstance(memory, str) else None
         if m is None or int(m.group(1)) == 0:
             raise UsageError(
-                f"{manifest}: [vm] memory must be like \"2048M\" or \"3G\", got {memory!r}",
+                f'{manifest}: [vm] memory must be like "2048M" or "3G", got {memory!r}',
                 example,
             )
         mib = int(m.group(1)) * (1024 if m.group(2) == "G" else 1)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shlex
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -80,6 +82,54 @@ def vng_command(spec: VmSpec, exec_cmd: str | None = None) -> list[str]:
     if exec_cmd is not None:
         cmd += ["--exec", exec_cmd]
     return cmd
+
+
+# x86's COMMAND_LINE_SIZE, its terminating NUL included. vng puts the guest command
+# (base64) into the kernel's command line; longer than this and the kernel cuts it,
+# init= and all, and the guest panics at boot with nothing said about why.
+CMDLINE_MAX = 2048
+
+
+def kernel_cmdline(cmd: list[str]) -> str | None:
+    """The kernel command line ``cmd`` (a vng command) would boot with, from
+    ``vng --dry-run``; None when vng does not show it."""
+    try:
+        proc = subprocess.run(
+            [cmd[0], "--dry-run", *cmd[1:]],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in (proc.stdout + "\n" + proc.stderr).splitlines():
+        if "-append" not in line:
+            continue
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            continue
+        if "-append" in words[:-1]:
+            return words[words.index("-append") + 1]
+    return None
+
+
+def cmdline_fits(cmd: list[str]) -> tuple[bool, int | None]:
+    """Whether the kernel command line of ``cmd`` fits (and its length, if known)."""
+    line = kernel_cmdline(cmd)
+    if line is None:
+        return True, None
+    return len(line) < CMDLINE_MAX, len(line)
+
+
+def cmdline_error(length: int, what: str) -> InfraError:
+    return InfraError(
+        f"{what}: the guest's kernel command line would be {length} bytes, over x86's "
+        f"{CMDLINE_MAX - 1}; the kernel would cut it (init= with it) and the guest would "
+        "panic at boot",
+        "shorter paths (repository, cache, results) or fewer kernel parameters ([vm] append)",
+    )
 
 
 @dataclass(frozen=True)

@@ -138,13 +138,18 @@ def kill_if_alive(pid: int) -> None:
 KERNEL_MAKEFILE = "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 117\nEXTRAVERSION =\n"
 
 
+# A fake vng's first line: like the real one, --dry-run boots nothing (and shows no
+# kernel command line: the harness takes it as fitting).
+DRY_RUN = 'for a in "$@"; do [ "$a" = --dry-run ] && exit 0; done\n'
+
+
 def fake_vng(bindir: Path, body: str) -> Path:
     """A vng on PATH (prepend bindir) that finds the results dir in its --rwdir argument
     ($RES) and plays a guest with body."""
     bindir.mkdir(parents=True, exist_ok=True)
     return script(
         bindir / "vng",
-        'while [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=$2; shift; done\n' + body,
+        DRY_RUN + 'while [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=$2; shift; done\n' + body,
     )
 
 

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from helpers import make_series, patch_text
+from helpers import DRY_RUN, make_series, patch_text
 
 from harness.bench import (
     ICOUNT_QEMU_OPT,
@@ -74,7 +74,7 @@ def _fake_tools(bindir: Path, body: str) -> None:
     bindir.mkdir(parents=True, exist_ok=True)
     script = bindir / "vng"
     script.write_text(
-        '#!/bin/bash\necho "$@" >> "$(dirname "$0")/calls"\n'
+        "#!/bin/bash\n" + DRY_RUN + 'echo "$@" >> "$(dirname "$0")/calls"\n'
         'while [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=$2; shift; done\n' + body
     )
     qemu = bindir / "qemu-system-x86_64"

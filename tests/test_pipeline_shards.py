@@ -28,6 +28,13 @@ import json, os, shlex, sys, time
 from pathlib import Path
 
 argv = sys.argv[1:]
+if "--dry-run" in argv:  # the kernel command line: long if FAKE_CMDLINE says so
+    cmd = shlex.split(argv[argv.index("--exec") + 1])
+    long = os.environ.get("FAKE_CMDLINE") == "long" or (
+        os.environ.get("FAKE_CMDLINE") == "long-suites" and "--suite" in cmd
+    )
+    print("qemu-system-x86_64 -append " + shlex.quote("x" * (2100 if long else 600)))
+    sys.exit(0)
 res = Path(argv[argv.index("--rwdir") + 1])
 repo = Path(argv[argv.index("--cwd") + 1])
 cmd = shlex.split(argv[argv.index("--exec") + 1])
@@ -232,6 +239,32 @@ def test_jobs_1_runs_every_suite_in_one_guest_as_before(
     assert "guests" not in data
     assert [t["name"] for t in data["tests"]] == ALL_TESTS  # type: ignore[attr-defined]
     assert "guests" not in (p.results / "summary.txt").read_text()
+
+
+def test_one_guest_whose_command_line_is_too_long_gets_its_tests_in_a_file(
+    stack: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vng hands the guest command over in the kernel's command line (2048 bytes on
+    x86): too long with --suite, the tests go to units.json, every one still runs."""
+    monkeypatch.setenv("FAKE_CMDLINE", "long-suites")
+    code, p = _execute(stack, tmp_path, jobs=1)
+    assert code == ExitCode.OK
+    (cmd,) = _vng_commands(p)
+    assert "--suite" not in cmd and "--kselftest" not in cmd
+    assert cmd[cmd.index("--units") + 1] == str(p.results / "units.json")
+    assert [t["name"] for t in _results(p)["tests"]] == ALL_TESTS  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_command_line_too_long_anyway_is_refused_before_the_boot(
+    stack: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    monkeypatch.setenv("FAKE_CMDLINE", "long")
+    code, p = _execute(stack, tmp_path, jobs=jobs)
+    assert code == ExitCode.INFRA
+    error = _results(p)["error"]
+    assert "the guest's kernel command line would be 2100 bytes, over x86's 2047" in str(error)
+    assert not (tmp_path / "plays.json.log").exists()  # no guest was started
 
 
 def test_jobs_1_and_jobs_2_find_the_same(stack: tuple[Path, Path], tmp_path: Path) -> None:

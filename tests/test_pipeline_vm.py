@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from helpers import make_series
+from helpers import DRY_RUN, make_series
 
 from harness.errors import ExitCode
 from harness.paths import CacheLayout
@@ -27,7 +27,10 @@ def _fake_vng(bindir: Path, body: str) -> None:
     bindir.mkdir(parents=True, exist_ok=True)
     script = bindir / "vng"
     script.write_text(
-        '#!/bin/bash\nwhile [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=$2; shift; done\n' + body
+        "#!/bin/bash\n"
+        + DRY_RUN
+        + 'while [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=$2; shift; done\n'
+        + body
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
 

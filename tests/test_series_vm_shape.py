@@ -78,9 +78,12 @@ def test_the_guest_gets_the_stacks_shape(harness_repo: Path, tmp_path: Path) -> 
     cmd = vm.vng_command(spec, "true")
     assert cmd[cmd.index("--cpus") + 1] == "3"
     assert cmd[cmd.index("--memory") + 1] == "3072M"
-    assert [
-        a for i, a in enumerate(cmd) if a == "--append" or cmd[i - 1] == "--append"
-    ] == ["--append", "printk.time=1", "--append", "nokaslr"]
+    assert [a for i, a in enumerate(cmd) if a == "--append" or cmd[i - 1] == "--append"] == [
+        "--append",
+        "printk.time=1",
+        "--append",
+        "nokaslr",
+    ]
     plain = Pipeline(
         Options(command="run", series=["baseline"], results_root=tmp_path / "r"),
         harness_repo,
