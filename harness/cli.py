@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -277,7 +278,14 @@ def tools_on_path(environ: dict[str, str] | None = None) -> None:
         env["PATH"] = os.pathsep.join([bindir, *(p for p in parts if p)])
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (a CI job cancelled, `kill`): as Ctrl-C, so that every guest is
+    killed, its console kept and the report written on the way out."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminated)
     tools_on_path()
     parser = make_parser()
     args = parser.parse_args(argv)

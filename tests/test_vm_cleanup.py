@@ -4,23 +4,28 @@ and starts a "QEMU" that ignores it too, as a real one may."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from helpers import gone_within, kill_if_alive, script
+from helpers import DRY_RUN, built_stack, gone_within, kill_if_alive, make_series, script
 
-from harness import accel
+from harness import accel, cli, hostdeps
 from harness.vm import GUEST_START, run_vm
 
 
 def stubborn_vng(tmp_path: Path) -> tuple[Path, Path]:
     """A vng that ignores SIGHUP/SIGINT/SIGTERM and runs a 'QEMU' (sleep) that does too;
     returns (vng, the file QEMU's pid is written to)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     pidfile = tmp_path / "qemu.pid"
     vng = script(
         tmp_path / "vng",
-        "trap '' HUP INT TERM\n"
+        DRY_RUN + "trap '' HUP INT TERM\n"
         f"sleep 60 &\necho $! > {pidfile}\n"
         'echo "[    0.000000] Linux version 6.12.117"\n'
         f'echo "{GUEST_START}"\n'
@@ -75,3 +80,55 @@ def test_the_kvm_probe_kills_the_vm_on_ctrl_c(
         assert gone_within(qemu, 2.0), "QEMU survived Ctrl-C in the KVM probe"
     finally:
         kill_if_alive(qemu)
+
+
+def test_sigterm_ends_a_run_like_ctrl_c(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kill <harness>` (a cancelled CI job): the guest is killed, QEMU with it, the
+    report written, exit 3 ("interrupted"), as for Ctrl-C."""
+    make_series(harness_repo, "baseline", selftests=("baseline",))
+    tree, _, _ = built_stack(tmp_path, "baseline")
+    vng, pidfile = stubborn_vng(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{vng.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("HARNESS_REPO", str(harness_repo))
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(hostdeps, "check", lambda stages: None)
+    monkeypatch.setattr(cli, "tools_on_path", lambda: None)  # the fake vng, not .venv's
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def terminate_when_qemu_runs() -> None:
+        _wait_for(pidfile)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    killer = threading.Thread(target=terminate_when_qemu_runs)
+    killer.start()
+    try:
+        code = cli.main(
+            [
+                "test",
+                "-s",
+                "baseline",
+                "--kernel-tree",
+                str(tree),
+                "--accel",
+                "tcg",
+                "-j",
+                "1",
+                "--results-dir",
+                str(tmp_path / "res"),
+            ]
+        )
+    finally:
+        killer.join()
+        signal.signal(signal.SIGTERM, previous)
+    qemu = _wait_for(pidfile)
+    try:
+        assert gone_within(qemu, 2.0), "QEMU survived SIGTERM to the harness"
+    finally:
+        kill_if_alive(qemu)
+    assert code == 3
+    (results,) = (tmp_path / "res").glob("*-baseline")
+    data = json.loads((results / "results.json").read_text())
+    assert data["exit_code"] == 3 and "interrupted" in data["error"]
+    assert (results / "console.log").read_text().count("tick") >= 1
