@@ -60,6 +60,12 @@ for _i, _action in enumerate(ACTIONS):
 COUNTER_ATTRS["redirect_errors"] = (15, "redirect-errors")
 COUNTER_ATTRS["xmit_drops"] = (16, "xmit-drops")
 
+# The multi-buffer series adds, per verdict, the packets that had frags: counter
+# field -> (attribute number, spec name). Not in XdpCounters; see mb_packets().
+MB_COUNTER_ATTRS: dict[str, tuple[int, str]] = {
+    f"{action}_mb_packets": (17 + i, f"{action}-mb-packets") for i, action in enumerate(ACTIONS)
+}
+
 
 def _nla_name(field: str) -> str:
     return "NETDEV_A_XDP_STATS_" + field.upper()
@@ -102,6 +108,7 @@ class xdpstatsmsg(genlmsg):  # type: ignore[misc]
         (IFINDEX_ATTR, IFINDEX_NLA, "uint32"),
         (ENABLED_ATTR, ENABLED_NLA, "uint32"),
         *((num, _nla_name(field), "uint") for field, (num, _) in COUNTER_ATTRS.items()),
+        *((num, _nla_name(field), "uint") for field, (num, _) in MB_COUNTER_ATTRS.items()),
     )
 
 
@@ -285,6 +292,19 @@ class XdpStatsGenl(GenericNetlinkSocket):  # type: ignore[misc]
             out[i] = counters
         return out
 
+    def mb_packets(self, ifindex: int) -> dict[str, int]:
+        """The multi-buffer series' counters of a device (a do), by spec name
+        (``pass-mb-packets``); ValueError if the reply lacks one (no such series)."""
+        msgs = self._run_with_cleanup(
+            self.asyncore.request, NETDEV_CMD_XDP_STATS_GET, [(IFINDEX_NLA, ifindex)], False
+        )
+        (msg,) = [m for m in msgs if m.get_attr(IFINDEX_NLA) == ifindex]
+        out = {spec: msg.get_attr(_nla_name(f)) for f, (_, spec) in MB_COUNTER_ATTRS.items()}
+        odd = {k: v for k, v in out.items() if not isinstance(v, int)}
+        if odd:
+            raise ValueError(f"xdp-stats reply for ifindex {ifindex}: mb counters {odd}")
+        return out
+
     def set(self, ifindex: int, enabled: int) -> None:
         replies = self.request(
             NETDEV_CMD_XDP_STATS_SET, [(IFINDEX_NLA, ifindex), (ENABLED_NLA, enabled)]
@@ -347,6 +367,10 @@ class XdpStatsReader:
 
     def dump(self, ns: NetNS, ifindex: int | None = None) -> dict[int, XdpCounters]:
         return self.sock(ns).dump(ifindex)
+
+    def mb_packets(self, port: Port) -> dict[str, int]:
+        """The port's {verdict}-mb-packets (the multi-buffer series)."""
+        return self.sock(port.ns).mb_packets(port.ifindex)
 
     def expect_not_counting(self, port: Port, what: str = "") -> None:
         """A do for the port fails with ENODATA, and a dump leaves it out."""
