@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol
 
 import pytest
@@ -29,6 +28,7 @@ from pyroute2 import NetlinkError
 from xdplib import xdp_attach
 from xdplib.bpflink import FreplaceLink, XdpLink
 from xdplib.bpfobj import BpfError, BpfObject, libbpf, prog_id
+from xdplib.closing import Closing
 from xdplib.fdinfo import fdinfo_values
 from xdplib.netdev_genl import XDP_ACT_NAMES, NetdevGenl, NetdevInfo
 from xdplib.netdevsim import NetdevsimDevice
@@ -422,7 +422,7 @@ NETLINK_ADD_MEMBERSHIP = 1
 SOL_NETLINK = 270
 
 
-class NetdevNotifications:
+class NetdevNotifications(Closing):
     """Subscriber to the netdev family's "mgmt" group, in the calling thread's namespace.
 
     ``xdp_feature_changes(ifindex)`` returns the xdp-features carried by the
@@ -482,14 +482,3 @@ class NetdevNotifications:
 
     def close(self) -> None:
         self.sock.close()
-
-    def __enter__(self) -> NetdevNotifications:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

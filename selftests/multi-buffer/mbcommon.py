@@ -33,10 +33,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol, TypeVar
 
 from xdplib import bpfobj
+from xdplib.closing import Closing
 from xdplib.netns import NetNS, Port, create_veth, inside
 from xdplib.tracefs import TraceInstance
 
@@ -539,7 +539,7 @@ class Blaster:
         self.sock.close()
 
 
-class RawCapture:
+class RawCapture(Closing):
     """AF_PACKET capture of the crafted frames a port receives, raw bytes."""
 
     def __init__(self, port: Port) -> None:
@@ -570,17 +570,6 @@ class RawCapture:
 
     def close(self) -> None:
         self.sock.close()
-
-    def __enter__(self) -> RawCapture:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class _Source(Protocol):

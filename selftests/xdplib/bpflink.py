@@ -22,6 +22,8 @@ import errno
 import os
 from types import TracebackType
 
+from xdplib.closing import Closing
+
 from .bpfobj import BpfError, BpfObject, libbpf
 
 # enum bpf_attach_type (include/uapi/linux/bpf.h)
@@ -98,7 +100,7 @@ def link_update(link_fd: int, new_prog_fd: int, old_prog_fd: int | None = None) 
         raise BpfError(ret, f"bpf_link_update(link fd {link_fd}, prog fd {new_prog_fd})")
 
 
-class XdpLink:
+class XdpLink(Closing):
     """An XDP bpf_link owned by this process: ``close()`` detaches it."""
 
     def __init__(self, prog_fd: int, ifindex: int, flags: int) -> None:
@@ -115,17 +117,6 @@ class XdpLink:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-
-    def __enter__(self) -> XdpLink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class FreplaceLink:

@@ -19,7 +19,8 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+
+from xdplib.closing import Closing
 
 OBJDIR_ENV = "XDP_SELFTEST_BPF_OBJDIR"
 SELFTESTS_DIR = Path(__file__).resolve().parent.parent
@@ -175,7 +176,7 @@ def object_path(suite: str, stem: str) -> Path:
 BPF_PROG_TYPE_EXT = 28
 
 
-class BpfObject:
+class BpfObject(Closing):
     """An opened and loaded BPF object; programs and maps are looked up by name.
 
     Closing the object closes every program and map fd it owns.
@@ -293,17 +294,6 @@ class BpfObject:
         if self._obj is not None:
             libbpf().bpf_object__close(self._obj)
             self._obj = None
-
-    def __enter__(self) -> BpfObject:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def map_update_elem(map_fd: int, key: bytes, value: bytes, flags: int = 0) -> None:

@@ -11,7 +11,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+
+from xdplib.closing import Closing
 
 TRACEFS = Path("/sys/kernel/tracing")
 
@@ -26,7 +27,7 @@ class TraceEvent:
     line: str
 
 
-class TraceInstance:
+class TraceInstance(Closing):
     """``with TraceInstance("name", ["xdp/xdp_exception"]) as t: ...; t.events()``"""
 
     def __init__(self, name: str, events: list[str], root: Path = TRACEFS) -> None:
@@ -63,14 +64,3 @@ class TraceInstance:
             if enable.exists():
                 enable.write_text("0\n")
         self.dir.rmdir()
-
-    def __enter__(self) -> TraceInstance:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -17,11 +17,12 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
+
+from xdplib.closing import Closing
 
 from .netns import Port, inside
 
@@ -111,7 +112,7 @@ class Arrivals:
         return f"{len(self.markers)} marked frames on {self.port}: [{shown}]{more}"
 
 
-class Capture:
+class Capture(Closing):
     """AF_PACKET capture of incoming frames on one interface."""
 
     def __init__(self, port: Port, dport: int = DEFAULT_DPORT) -> None:
@@ -163,17 +164,6 @@ class Capture:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-
-    def __enter__(self) -> Capture:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # Seconds to wait for frames that should arrive, and for frames that should
