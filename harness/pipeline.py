@@ -184,8 +184,9 @@ class Pipeline:
         progress(f"    base {src.version} from {src.origin} ({src.commit[:12]})")
         return src
 
-    def _key(self, src: source.KernelSource) -> str:
-        return self.key if src.source_id == "debian" else f"{src.source_id}/{self.key}"
+    def _key(self, source_id: str) -> str:
+        """The stack's directory in the cache, per base (Debian's, or a --kernel-tree)."""
+        return self.key if source_id == "debian" else f"{source_id}/{self.key}"
 
     def _fragments(self) -> list[Path]:
         names = ["base.config", *config_fragments(self.stack)]
@@ -198,7 +199,7 @@ class Pipeline:
         """source, apply, config, build: returns (worktree, build dir, head, config)."""
         with self.stage("source"):
             src = self._source()
-        key = self._key(src)
+        key = self._key(src.source_id)
         self.lock_stack(key)
         with self.stage("apply"):
             wt = apply.prepare_worktree(src, self.stack, key, self.cache, self.runner)
@@ -235,8 +236,7 @@ class Pipeline:
         """harness test: the kernel built earlier for this stack, unchanged, and
         configured as asked (--debug-config or not). What is missing is said before
         the base is imported."""
-        source_id = source.source_id_for(self.opts.kernel_tree)
-        key = self.key if source_id == "debian" else f"{source_id}/{self.key}"
+        key = self._key(source.source_id_for(self.opts.kernel_tree))
         self.lock_stack(key)
         wt_path, build_dir = self.cache.worktree(key), self.cache.build(key)
         bz = build_dir / "arch/x86/boot/bzImage"
@@ -677,7 +677,7 @@ class Pipeline:
                 src = self._source()
             # A stack of its own: stepping through the patches must not disturb the
             # tree and kernel that run/test use (ccache makes the first build cheap).
-            key = self._key(src) + ".each-patch"
+            key = self._key(src.source_id) + ".each-patch"
             self.lock_stack(key)
             build_dir = self.cache.build(key)
             for i, patch in enumerate(target.patches, 1):
