@@ -104,7 +104,7 @@ def configure(
     merged_path.write_text(merged.text)
     dotconfig = build_dir / ".config"
     stamp_path = build_dir / CONFIG_STAMP
-    wanted = {"head": head, "fragments": hashlib.sha256(merged.text.encode()).hexdigest()}
+    wanted = {"head": head, "fragments": _digest(merged.text)}
     if head is not None and dotconfig.exists() and stamp_path.exists():
         old = json.loads(stamp_path.read_text())
         if old.get("stamp") == wanted and old.get("config") == config_hash(dotconfig):
@@ -130,8 +130,12 @@ def configured_with(build_dir: Path, fragments: list[Path]) -> bool | None:
     if not stamp_path.exists():
         return None
     old = json.loads(stamp_path.read_text()).get("stamp", {})
-    text = merge_fragments(fragments).text
-    return bool(old.get("fragments") == hashlib.sha256(text.encode()).hexdigest())
+    return bool(old.get("fragments") == _digest(merge_fragments(fragments).text))
+
+
+def _digest(merged_text: str) -> str:
+    """What the config stamp records of the merged fragments."""
+    return hashlib.sha256(merged_text.encode()).hexdigest()
 
 
 def _checked(merged: MergedConfig, dotconfig: Path, worktree: Path) -> ConfigResult:
