@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import shlex
@@ -92,7 +93,13 @@ CMDLINE_MAX = 2048
 
 def kernel_cmdline(cmd: list[str]) -> str | None:
     """The kernel command line ``cmd`` (a vng command) would boot with, from
-    ``vng --dry-run``; None when vng does not show it."""
+    ``vng --dry-run``; None when vng does not show it. Asked once per command:
+    a run checks before it decides how to hand the tests over, and at the boot."""
+    return _kernel_cmdline(tuple(cmd))
+
+
+@functools.lru_cache(maxsize=32)
+def _kernel_cmdline(cmd: tuple[str, ...]) -> str | None:
     try:
         proc = subprocess.run(
             [cmd[0], "--dry-run", *cmd[1:]],
