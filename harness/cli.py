@@ -12,6 +12,8 @@ from pathlib import Path
 
 from harness import __version__
 from harness.bench import BASE_SERIES, Bench, BenchOptions
+from harness.check_intake import CheckOptions
+from harness.check_posting import run_check
 from harness.errors import ExitCode, HarnessError, unexpected
 from harness.paths import CacheLayout, default_cache, find_repo
 from harness.pipeline import Options, Pipeline
@@ -161,6 +163,71 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
 
 
+def _check_args(p: argparse.ArgumentParser) -> None:
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--mbox", type=Path, metavar="FILE", help="the posting's thread as an mbox")
+    what.add_argument(
+        "--range", metavar="BASE..HEAD", help="commits of --kernel-tree, as git format-patch"
+    )
+    what.add_argument("--series", "-s", metavar="NAME", help="the series in patches/NAME/")
+    p.add_argument(
+        "--kernel-tree",
+        type=Path,
+        metavar="PATH",
+        help="a kernel git tree: the base (its HEAD, the posting's base-commit or --base), "
+        "Fixes: looked up in its history (default: Debian's linux-source-6.12)",
+    )
+    p.add_argument("--base", metavar="REV", help="check on this revision of --kernel-tree")
+    p.add_argument(
+        "--depends-on",
+        action="append",
+        default=[],
+        metavar="SERIES",
+        help="a series of this repo the posting goes on top of (repeat, or comma-separate)",
+    )
+    p.add_argument(
+        "--allow",
+        type=Path,
+        metavar="FILE",
+        help='checkpatch types justified, with why: TOML [checkpatch] allow = {TYPE = "why"} '
+        "(a series.toml works)",
+    )
+    p.add_argument(
+        "--no-build",
+        action="store_true",
+        help="only the checks that need no tree: form, Signed-off-by, Fixes:, checkpatch, "
+        "UAPI mirror by the patches' lines (seconds)",
+    )
+    p.add_argument(
+        "--scripts",
+        type=Path,
+        metavar="DIR",
+        help="take checkpatch.pl from DIR (a kernel's scripts/) instead of the base's",
+    )
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        metavar="DIR",
+        help="where results/<run-id>/ goes (default: <repo>/results)",
+    )
+
+
+def cmd_check(args: argparse.Namespace, repo: Path) -> int:
+    opts = CheckOptions(
+        mbox=args.mbox,
+        range=args.range,
+        series=args.series,
+        kernel_tree=args.kernel_tree,
+        base=args.base,
+        depends_on=tuple(n.strip() for i in args.depends_on for n in i.split(",") if n.strip()),
+        allow=args.allow,
+        no_build=args.no_build,
+        scripts=args.scripts,
+        results_root=args.results_dir,
+    )
+    return int(run_check(opts, repo, CacheLayout(default_cache())))
+
+
 def cmd_bench(args: argparse.Namespace, repo: Path) -> int:
     series = [n.strip() for item in args.series for n in item.split(",") if n.strip()]
     against = [n.strip() for item in args.against for n in item.split(",") if n.strip()]
@@ -186,7 +253,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
         description="Apply XDP patch series to Linux 6.12, build, boot in virtme-ng, test.",
-        epilog="exit codes: 0 pass; 1 test failure or kernel splat; 2 bad usage or input "
+        epilog="exit codes: 0 pass; 1 test failure, kernel splat or failed check; 2 bad usage "
+        "or input "
         "(a build broken by the series too); 3 infrastructure (missing tool, VM did not boot, "
         "timeout, unexpected error)",
     )
@@ -206,6 +274,13 @@ def make_parser() -> argparse.ArgumentParser:
         help="apply the series one patch at a time: each must build; checkpatch --strict",
     )
     _series_args(p)
+    p = sub.add_parser(
+        "check",
+        help="a posting (mbox, git range or series) checked per patch as the netdev/bpf CI "
+        "does: applies, builds without new W=1 warnings, checkpatch, kernel-doc, "
+        "Signed-off-by, Fixes:, UAPI mirror",
+    )
+    _check_args(p)
     p = sub.add_parser(
         "bench",
         help="XDP_DROP guest instructions and ns per packet: the base kernel vs the series "
@@ -297,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(repo)
         if args.command == "bench":
             return cmd_bench(args, repo)
+        if args.command == "check":
+            return cmd_check(args, repo)
         series = [n.strip() for item in args.series for n in item.split(",") if n.strip()]
         opts = Options(
             command=args.command,

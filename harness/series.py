@@ -25,6 +25,7 @@ _KEYS = {
     "bpf-selftests",
     "kselftests",
     "vm",
+    "checkpatch",
 }
 _VM_KEYS = {"cpus", "memory", "append"}
 _MEMORY_RE = re.compile(r"^(\d+)([MG])$")
@@ -81,6 +82,9 @@ class Series:
     # (series.toml: kselftests = ["net:nl_netdev.py"]; see harness/kselftests.py)
     kselftests: tuple[ksft.Kselftest, ...] = ()
     vm: VmShape = VmShape()
+    # checkpatch types the series justifies, with the reason (series.toml
+    # [checkpatch] allow = { TYPE = "reason" }): `harness check` lists them, counts none
+    checkpatch_allow: tuple[tuple[str, str], ...] = ()
 
     def patch_subject(self, patch: Path) -> str:
         lines = patch.read_text(errors="replace").splitlines()
@@ -165,7 +169,27 @@ def load_series(series_dir: Path, repo: Path) -> Series:
         bpf_selftests=bpf_selftests,
         kselftests=ksft.from_manifest(_str_list(data, "kselftests", manifest), manifest),
         vm=_vm_shape(data.get("vm", {}), manifest),
+        checkpatch_allow=tuple(checkpatch_allow(data.get("checkpatch", {}), manifest).items()),
     )
+
+
+def checkpatch_allow(value: object, where: Path) -> dict[str, str]:
+    """``[checkpatch] allow = { TYPE = "why it is justified" }`` of a TOML file (a
+    series.toml, or the --allow file of `harness check`)."""
+    example = '[checkpatch]\nallow = { UNKNOWN_COMMIT_ID = "the base has no history" }'
+    if not isinstance(value, dict) or set(value) - {"allow"}:
+        raise UsageError(f"{where}: [checkpatch] takes one key, allow", example)
+    allow = value.get("allow", {})
+    if not isinstance(allow, dict) or not all(
+        isinstance(k, str) and re.fullmatch(r"[A-Z0-9_]+", k) and isinstance(v, str) and v.strip()
+        for k, v in allow.items()
+    ):
+        raise UsageError(
+            f"{where}: [checkpatch] allow must map checkpatch types (as --show-types prints "
+            "them) to the reason each is justified",
+            example,
+        )
+    return dict(allow)
 
 
 def _vm_shape(value: object, manifest: Path) -> VmShape:
