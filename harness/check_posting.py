@@ -78,11 +78,8 @@ class PostingCheck:
 
     def execute(self) -> ExitCode:
         try:
-            self.host_check(
-                ("source", "checkpatch")
-                if self.opts.no_build
-                else ("source", "build", "checkpatch")
-            )
+            command = "check --no-build" if self.opts.no_build else "check"
+            self.host_check(hostdeps.stages_for(command))
             intake = take(self.opts, self.repo, self.runner)
             self._check(intake)
         except HarnessError as exc:

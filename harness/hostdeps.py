@@ -61,6 +61,9 @@ COMMAND_STAGES: dict[str, tuple[str, ...]] = {
     "shell": ("source", "build", "boot", "test"),
     "check-patches": ("source", "build", "checkpatch"),
     "bench": ("source", "build", "boot", "test"),
+    "check": ("source", "build", "checkpatch"),
+    # `check --no-build`: git (the base), perl (checkpatch.pl)
+    "check --no-build": ("source", "checkpatch"),
 }
 
 CLANG_CANDIDATES = ("clang-19", "clang")

@@ -98,7 +98,7 @@ def check_build(
                 continue
             return failed(NAME, f"{obj} does not compile with W=1", out.strip())
         added = warnings(out) - before.get(obj, Counter())
-        new += [f"{obj}: {w}" for w in added.elements()]
+        new += list(added.elements())
         logs.append(f"== make W=1 {obj}\n{out.strip()}")
     log = "\n".join(new) + ("\n\n" if new else "") + "\n".join(logs)
     if new:

@@ -35,13 +35,13 @@ def _combine(findings: list[_Finding], none: str) -> CheckResult:
     if not findings:
         return passed(NAME, none)
     log = "\n".join(f.text for f in findings)
-    bad = [f.text for f in findings if f.status is Status.FAIL]
-    warn = [f.text for f in findings if f.status is Status.WARN]
+    bad = [f.text.splitlines()[0] for f in findings if f.status is Status.FAIL]
+    warn = [f.text.splitlines()[0] for f in findings if f.status is Status.WARN]
     if bad:
         return failed(NAME, "; ".join(bad), log)
     if warn:
         return warned(NAME, "; ".join(warn), log)
-    return passed(NAME, "; ".join(f.text for f in findings), log)
+    return passed(NAME, "; ".join(f.text.splitlines()[0] for f in findings), log)
 
 
 def uapi_files(posting: Posting) -> dict[int, list[str]]:
