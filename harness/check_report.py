@@ -221,8 +221,10 @@ class CheckReport:
         """The table and the findings, on stdout."""
         width = None if sys.stdout.isatty() else 160
         console = Console(file=sys.stdout, highlight=False, width=width)
-        console.print(self.table())
-        console.print(f"  series: {self.series_line()}", markup=False)
+        if self.rows:
+            console.print(self.table())
+        if self.series_line():
+            console.print(f"  series: {self.series_line()}", markup=False)
         for row in self.rows:
             for r in row.results:
                 if r.status in (Status.FAIL, Status.WARN):

@@ -282,3 +282,57 @@ def test_tree_checks_with_fake_build(
     assert (results / "build-base.log").is_file()
     # the user's tree is untouched: the check ran in a worktree of the cache
     assert git(tree, "status", "--porcelain") == ""
+
+
+@needs_checkpatch
+def test_series_of_the_repo_with_its_allow_list(tmp_path: Path, harness_repo: Path) -> None:
+    from helpers import make_series
+
+    mails = good_series()
+    files = {
+        f"{i:04d}-p.patch": "From x Mon Sep 17 00:00:00 2001\n" + m for i, m in enumerate(mails)
+    }
+    files["0000-cover-letter.patch"] = files.pop("0000-p.patch")
+    d = make_series(harness_repo, "s1", patches=files)
+    with (d / "series.toml").open("a") as f:
+        f.write('[checkpatch]\nallow = { FILE_PATH_CHANGES = "the tree has no MAINTAINERS" }\n')
+    code, data, results = check(
+        tmp_path, harness_repo, series="s1", no_build=True, scripts=KERNEL_SCRIPTS
+    )
+    assert code == ExitCode.OK, (results / "summary.md").read_text()
+    assert data["checkpatch_allow"] == {"FILE_PATH_CHANGES": "the tree has no MAINTAINERS"}
+    assert [r["patch"] for r in data["rows"]] == [0, 1, 2, 3]
+
+
+@needs_checkpatch
+def test_range_of_a_kernel_tree(tmp_path: Path, harness_repo: Path) -> None:
+    tree, _ = fake_base(tmp_path)
+    base = git(tree, "rev-parse", "HEAD")
+    commit_files(
+        tree,
+        {"net/core/dev.c": "int dev;\nint bug;\nint more;\n"},
+        "net: more\n\nWhy it is needed.\n\nSigned-off-by: Test Author <author@example.org>",
+    )
+    code, data, results = check(
+        tmp_path,
+        harness_repo,
+        range=f"{base}..HEAD",
+        kernel_tree=tree,
+        no_build=True,
+        scripts=KERNEL_SCRIPTS,
+    )
+    s = statuses(data)
+    assert s[(0, "cover-letter")] == "skip"
+    assert s[(1, "signed-off-by")] == "pass"
+    assert data["rows"][1]["subject"] == "net: more"
+    assert code == ExitCode.OK, (results / "summary.md").read_text()
+
+
+def test_command_line_wants_one_source() -> None:
+    from harness.cli import make_parser
+
+    with pytest.raises(SystemExit) as info:
+        make_parser().parse_args(["check", "--no-build"])
+    assert info.value.code == 2
+    args = make_parser().parse_args(["check", "--mbox", "x.mbox", "--depends-on", "a,b"])
+    assert args.mbox == Path("x.mbox") and args.depends_on == ["a,b"]
