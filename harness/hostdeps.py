@@ -61,6 +61,8 @@ COMMAND_STAGES: dict[str, tuple[str, ...]] = {
     "shell": ("source", "build", "boot", "test"),
     "check-patches": ("source", "build", "checkpatch"),
     "bench": ("source", "build", "boot", "test"),
+    "reproduce": ("source", "build", "boot", "test"),  # a `run`
+    "compare": (),  # reads results only
 }
 
 CLANG_CANDIDATES = ("clang-19", "clang")
