@@ -308,3 +308,42 @@ def test_cli_refuses_a_changed_patch_from_a_bundle(
     (repo / "patches/xdp-meta/0001-one.patch").write_text("changed")
     assert main(["reproduce", str(path)]) == 2
     assert "series xdp-meta: patch 0001-one.patch changed" in capsys.readouterr().err
+
+
+def test_results_json_of_a_run_holds_its_inputs(repo: Path, tmp_path: Path) -> None:
+    """Even a run that ends early (no built kernel) records what it was asked to test."""
+    opts = Options(
+        command="test", series=["xdp-meta"], keyword="one", results_root=tmp_path / "results"
+    )
+    p = Pipeline(opts, repo, CacheLayout(tmp_path / "cache"), host_check=lambda stages: None)
+    assert p.execute() == ExitCode.USAGE
+    data = json.loads((p.results / "results.json").read_text())
+    read = inputs.read(data, "results.json")
+    assert read is not None
+    assert read.keyword == "one"
+    assert [q["name"] for q in read.series[1]["patches"]] == ["0001-one.patch", "0002-two.patch"]
+
+
+def test_run_bundle_after_the_run(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`harness run --bundle`: the bundle is written whatever the run's verdict."""
+    monkeypatch.setenv("HARNESS_REPO", str(repo))
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+
+    def execute(self: Pipeline) -> ExitCode:
+        self.open_results()
+        self.report.tests = []
+        self.report.exit_code = 1
+        self.report.write(self.results)
+        return ExitCode.FAILED
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    root = tmp_path / "results"
+    argv = ["run", "--series", "xdp-meta", "--results-dir", str(root), "--bundle"]
+    assert main(argv) == 1
+    (path,) = root.glob("results-*-xdp-meta.tar.xz")
+    assert f"bundle: {path}" in capsys.readouterr().out
+    with open_results(path) as loaded:
+        assert (loaded.directory / "inputs/patches/xdp-meta/0002-two.patch").is_file()
+        assert (loaded.directory / "inputs/kernel-config/xdp.config").is_file()
