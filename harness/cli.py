@@ -10,16 +10,19 @@ import sys
 import traceback
 from pathlib import Path
 
-from harness import __version__
+from rich.console import Console
+
+from harness import __version__, bundle, compare_render, reproduce
 from harness.bench import BASE_SERIES, Bench, BenchOptions
 from harness.check_intake import CheckOptions
 from harness.check_posting import run_check
 from harness.errors import ExitCode, HarnessError, unexpected
 from harness.paths import CacheLayout, default_cache, find_repo
 from harness.pipeline import Options, Pipeline
+from harness.results_load import open_results
 from harness.series import Catalog
 from harness.shards import host_cpus
-from harness.ui import result
+from harness.ui import progress, result
 
 
 def _series_args(p: argparse.ArgumentParser) -> None:
@@ -249,6 +252,103 @@ def cmd_bench(args: argparse.Namespace, repo: Path) -> int:
     return int(Bench(opts, repo, CacheLayout(default_cache())).execute())
 
 
+_RESULTS_HELP = "a results directory, its results.json, or a bundle (results-<run-id>.tar.xz)"
+
+
+def _compare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help=f"write {compare_render.HTML_NAME} here (default: beside B)",
+    )
+    p.add_argument(
+        "--all", dest="show_identical", action="store_true", help="list identical tests too"
+    )
+
+
+def _reproduce_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("results", type=Path, metavar="RESULTS", help=_RESULTS_HELP)
+    p.add_argument(
+        "--accel",
+        choices=("auto", "kvm", "tcg"),
+        help="instead of the accelerator the run used",
+    )
+    p.add_argument(
+        "--kernel-tree",
+        type=Path,
+        metavar="PATH",
+        help="the base: a kernel git tree at the recorded commit (default: as recorded)",
+    )
+    p.add_argument("--jobs", "-j", type=_positive, metavar="N", help="instead of the run's")
+    p.add_argument("--timeout", type=float, metavar="SEC", help="instead of the run's")
+    p.add_argument("--boot-timeout", type=float, metavar="SEC", help="instead of the run's")
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the new results/<run-id>/ goes (default: <repo>/results)",
+    )
+    p.add_argument(
+        "--allow-unrecorded",
+        action="store_true",
+        help="results from before the harness recorded patch digests and options: rerun "
+        "their series with this checkout's patches, unverified",
+    )
+    p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
+    p.add_argument("--bundle", action="store_true", help="bundle the new results too")
+    _compare_args(p)
+
+
+def _stdout_console() -> Console:
+    """Tables on stdout; wide enough for test ids when it is not a terminal."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    with open_results(args.a) as a, open_results(args.b) as b:
+        code = compare_render.compare_and_show(
+            a, b, args.out, _stdout_console(), args.show_identical
+        )
+    return int(code)
+
+
+def cmd_reproduce(args: argparse.Namespace, repo: Path) -> int:
+    ov = reproduce.Overrides(
+        accel=args.accel,
+        kernel_tree=args.kernel_tree,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        boot_timeout=args.boot_timeout,
+        results_root=args.results_dir,
+        verbose=args.verbose,
+        allow_unrecorded=args.allow_unrecorded,
+    )
+    console = _stdout_console()
+    with open_results(args.results) as original:
+        outcome = reproduce.reproduce(
+            original,
+            repo,
+            reproduce.pipeline_run(repo, CacheLayout(default_cache())),
+            lambda a, b: compare_render.compare_and_show(
+                a, b, args.out, console, args.show_identical
+            ),
+            ov,
+            progress,
+        )
+    if args.bundle and outcome.results is not None:
+        _write_bundle(outcome.results, repo)
+    return int(outcome.code)
+
+
+def _write_bundle(results: Path, repo: Path) -> None:
+    if not (results / "results.json").is_file():
+        progress(f"no results.json in {results}: no bundle written")
+        return
+    path = bundle.write(results, repo)
+    result(f"bundle: {path} (tar.xz: the zstandard package is not installed)")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
@@ -264,6 +364,12 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="source, apply, config, build, boot, test, report")
     _series_args(p)
     _vm_args(p)
+    p.add_argument(
+        "--bundle",
+        action="store_true",
+        help="after the run, write results-<run-id>.tar.xz beside the results directory: "
+        "the results, the series' patches, the config fragments",
+    )
     p = sub.add_parser("build", help="stop after the build")
     _series_args(p)
     p = sub.add_parser("test", help="boot the kernel built before and run the tests")
@@ -287,6 +393,20 @@ def make_parser() -> argparse.ArgumentParser:
         "with its XDP statistics off and on",
     )
     _bench_args(p)
+    p = sub.add_parser(
+        "compare",
+        help="two results side by side: tests newly failing, newly passing, missing; "
+        "bench figures B/A (exit 0: the outcomes match, 1: they differ)",
+    )
+    p.add_argument("a", type=Path, metavar="A", help=_RESULTS_HELP)
+    p.add_argument("b", type=Path, metavar="B", help=_RESULTS_HELP)
+    _compare_args(p)
+    p = sub.add_parser(
+        "reproduce",
+        help="check that this checkout builds what a run tested (else exit 2, naming what "
+        "differs), run the same tests again and compare",
+    )
+    _reproduce_args(p)
     p = sub.add_parser("shell", help="an interactive guest on the series' kernel")
     _series_args(p)
     p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
@@ -367,7 +487,11 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "all_series", False) and args.series:
         parser.error("--all and --series exclude each other")
     try:
+        if args.command == "compare":
+            return cmd_compare(args)
         repo = find_repo()
+        if args.command == "reproduce":
+            return cmd_reproduce(args, repo)
         if args.command == "list":
             return cmd_list(repo)
         if args.command == "bench":
@@ -398,7 +522,10 @@ def main(argv: list[str] | None = None) -> int:
             return pipeline.shell()
         if args.command == "check-patches":
             return int(pipeline.check_patches())
-        return int(pipeline.execute())
+        code = pipeline.execute()
+        if getattr(args, "bundle", False):
+            _write_bundle(pipeline.results, repo)
+        return int(code)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)

@@ -64,6 +64,8 @@ COMMAND_STAGES: dict[str, tuple[str, ...]] = {
     "check": ("source", "build", "checkpatch"),
     # `check --no-build`: git (the base), perl (checkpatch.pl)
     "check --no-build": ("source", "checkpatch"),
+    "reproduce": ("source", "build", "boot", "test"),  # a `run`
+    "compare": (),  # reads results only
 }
 
 CLANG_CANDIDATES = ("clang-19", "clang")

@@ -25,6 +25,7 @@ from harness import (
     bpfprogs,
     build,
     hostdeps,
+    inputs,
     kerneltools,
     kselftests,
     locks,
@@ -85,6 +86,9 @@ class Options:
     # guests side by side, the tests dealt between them (harness.shards); 1: one guest
     # runs every suite (the command line's default: the host's CPUs)
     jobs: int = 1
+    # harness reproduce: the base the results were made on; another one is refused
+    # right after the source stage (exit 2), before anything is applied or built
+    expected_base: inputs.BaseRef | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class Pipeline:
             series=[s.name for s in self.stack],
             suites=self.suites,
         )
+        self.report.inputs = self._inputs()
 
     # -- helpers ---------------------------------------------------------------
     def open_results(self) -> None:
@@ -181,8 +186,31 @@ class Pipeline:
         self.report.kernel.update(
             version=src.version, origin=src.origin, base_commit=src.commit, source_id=src.source_id
         )
+        if self.opts.expected_base is not None:
+            inputs.check_base(self.opts.expected_base, src.commit, src.version, src.origin)
         progress(f"    base {src.version} from {src.origin} ({src.commit[:12]})")
         return src
+
+    def _inputs(self) -> dict[str, object]:
+        """What this run tests, for results.json: `harness reproduce` checks it."""
+        commit, dirty = inputs.harness_commit(self.repo)
+        o = self.opts
+        tree = None if o.kernel_tree is None else o.kernel_tree.expanduser().resolve()
+        return inputs.RunInputs(
+            series=[inputs.series_record(s) for s in self.stack],
+            fragments=inputs.fragments_record(self._fragments()),
+            debug_config=o.debug_config,
+            kernel_tree=None if tree is None else str(tree),
+            accel=o.accel,
+            keyword=o.keyword,
+            pytest_args=list(o.pytest_args),
+            allow_skips=o.allow_skips,
+            jobs=o.jobs,
+            timeout=o.timeout,
+            boot_timeout=o.boot_timeout,
+            harness_commit=commit,
+            harness_dirty=dirty,
+        ).to_dict()
 
     def _key(self, source_id: str) -> str:
         """The stack's directory in the cache, per base (Debian's, or a --kernel-tree)."""

@@ -74,6 +74,8 @@ class RunReport:
     tests: list[TestResult] = field(default_factory=list)
     splats: list[Splat] = field(default_factory=list)
     guests: list[GuestReport] = field(default_factory=list)  # when several booted (--jobs)
+    # what the run was asked to test, for `harness reproduce` (harness.inputs)
+    inputs: dict[str, object] = field(default_factory=dict)
     exit_code: int = int(ExitCode.OK)
     verdict: str = ""
     error: str = ""
@@ -94,6 +96,8 @@ class RunReport:
         ]
         if not self.guests:
             del data["guests"]  # one guest: as before --jobs
+        if not self.inputs:
+            del data["inputs"]
         return json.dumps(data, indent=2)
 
     def write(self, results_dir: Path) -> None:
