@@ -36,7 +36,7 @@ from harness import bench_bloat, bench_report, bpfprogs, hostdeps, kerneltools
 from harness.errors import ExitCode, HarnessError, InfraError, UsageError, unexpected
 from harness.paths import CacheLayout, new_results_dir, point_latest, run_stamp
 from harness.pipeline import HostCheck, Options, Pipeline
-from harness.series import Catalog, resolve, stack_key
+from harness.series import Catalog, config_fragments, resolve, stack_key
 from harness.ui import progress, result
 from harness.vm import VmSpec
 
@@ -179,7 +179,14 @@ class Bench:
         self.key = stack_key(resolve(list(opts.series), Catalog(repo)))
         self.results = root / f"{run_stamp()}-bench-{self.key}"
         self.pipelines: dict[str, Pipeline] = {}
+        catalog = Catalog(repo)
+        fragments = {
+            k.label: config_fragments(resolve(list(k.series), catalog)) for k in self.kernels
+        }
         for k in self.kernels:
+            # both kernels get the same config: a fragment of the other's stack (the
+            # series' userns.config, say) is added to this one's
+            others = [f for label, frags in fragments.items() if label != k.label for f in frags]
             popts = Options(
                 command="bench",
                 series=k.series,
@@ -190,6 +197,7 @@ class Bench:
                 results_root=root,
                 rebuild=opts.rebuild,
                 verbose=opts.verbose,
+                extra_config=others,
             )
             self.pipelines[k.label] = Pipeline(
                 popts, repo, cache, results=self.results / k.label, host_check=host_check

@@ -45,6 +45,7 @@ from harness.series import (
     Catalog,
     Series,
     config_fragments,
+    config_key,
     resolve,
     selftest_suites,
     stack_key,
@@ -86,6 +87,10 @@ class Options:
     # guests side by side, the tests dealt between them (harness.shards); 1: one guest
     # runs every suite (the command line's default: the host's CPUs)
     jobs: int = 1
+    # config fragments (kernel-config/) on top of the stack's own, e.g. a benchmark's
+    # base built with the fragments of the series it is compared with; such a build
+    # has a cache directory of its own (config_key)
+    extra_config: list[str] = field(default_factory=list)
     # harness reproduce: the base the results were made on; another one is refused
     # right after the source stage (exit 2), before anything is applied or built
     expected_base: inputs.BaseRef | None = None
@@ -120,7 +125,8 @@ class Pipeline:
         self.known = Catalog(repo)  # only the series asked for are read
         names = list(self.known) if opts.all_series else opts.series
         self.stack: list[Series] = resolve(names, self.known)
-        self.key = stack_key(self.stack)
+        self.extra_config = [f for f in opts.extra_config if f not in config_fragments(self.stack)]
+        self.key = config_key(stack_key(self.stack), self.extra_config)
         self.suites = selftest_suites(self.stack)
         self.units: list[shards.Unit] = []  # what the guests ran, when several did
         self.run_id = f"{run_stamp()}-{self.key}"
@@ -217,7 +223,7 @@ class Pipeline:
         return self.key if source_id == "debian" else f"{source_id}/{self.key}"
 
     def _fragments(self) -> list[Path]:
-        names = ["base.config", *config_fragments(self.stack)]
+        names = ["base.config", *config_fragments(self.stack), *self.extra_config]
         if self.opts.debug_config:
             names.append("debug.config")
         return [self.repo / "kernel-config" / n for n in names]

@@ -326,6 +326,14 @@ def stack_key(stack: list[Series]) -> str:
     return "+".join(names)
 
 
+def config_key(key: str, extra_config: list[str]) -> str:
+    """The cache name of a stack built with fragments beyond its own:
+    ``baseline.with-userns`` for baseline plus userns.config."""
+    if not extra_config:
+        return key
+    return f"{key}.with-" + "-".join(Path(f).stem for f in extra_config)
+
+
 def selftest_suites(stack: list[Series]) -> list[str]:
     suites: list[str] = []
     for s in stack:

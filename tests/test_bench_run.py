@@ -407,3 +407,21 @@ def test_execute_checks_every_host_tool_before_building(
     assert prepared == []
     data = json.loads((bench.results / "results.json").read_text())
     assert "qemu-system-x86_64 (package qemu-system-x86)" in data["problems"][0]
+
+
+def test_both_kernels_are_built_with_the_same_config_fragments(
+    harness_repo: Path, tmp_path: Path
+) -> None:
+    """A series' own fragment (xdp-stats' userns.config) goes into the base kernel too,
+    which then has a cache directory of its own: the measured difference is the code's."""
+    make_series(harness_repo, "baseline", selftests=("baseline",))
+    one = {"0001-x.patch": patch_text("[PATCH] xdp: stats")}
+    make_series(
+        harness_repo, "xdp-stats", depends_on=("baseline",), config=("userns.config",), patches=one
+    )
+    b = Bench(BenchOptions(), harness_repo, CacheLayout(tmp_path), host_check=lambda st: None)
+    base, patched = b.pipelines["base"], b.pipelines["patched"]
+    assert [f.name for f in base._fragments()] == ["base.config", "userns.config"]
+    assert [f.name for f in patched._fragments()] == ["base.config", "userns.config"]
+    assert base.key == "baseline.with-userns"
+    assert patched.key == "xdp-stats"

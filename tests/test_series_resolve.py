@@ -131,3 +131,12 @@ def test_config_fragments_in_order_without_duplicates(harness_repo: Path) -> Non
     make_series(harness_repo, "b", depends_on=("a",), config=("xdp.config", "bpf.config"))
     stack = resolve(["b"], load_all(harness_repo))
     assert config_fragments(stack) == ["bpf.config", "net.config", "xdp.config"]
+
+
+def test_config_key_names_the_extra_fragments() -> None:
+    from harness.series import config_key
+
+    assert config_key("baseline", []) == "baseline"
+    assert config_key("baseline", ["userns.config", "x/debug.config"]) == (
+        "baseline.with-userns-debug"
+    )
