@@ -12,12 +12,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness import __version__, bundle, compare_render, reproduce
+from harness import __version__, bundle, compare_render, proofs, reproduce
 from harness.bench import BASE_SERIES, Bench, BenchOptions
 from harness.check_intake import CheckOptions
 from harness.check_posting import run_check
 from harness.errors import ExitCode, HarnessError, unexpected
-from harness.paths import CacheLayout, default_cache, find_repo
+from harness.paths import CacheLayout, default_cache, find_repo, run_stamp
 from harness.pipeline import Options, Pipeline
 from harness.results_load import open_results
 from harness.series import Catalog
@@ -231,6 +231,29 @@ def cmd_check(args: argparse.Namespace, repo: Path) -> int:
     return int(run_check(opts, repo, CacheLayout(default_cache())))
 
 
+def cmd_proofs(args: argparse.Namespace, repo: Path) -> int:
+    base = Options(
+        command="run",
+        series=[args.series],
+        kernel_tree=args.kernel_tree,
+        accel=args.accel,
+        boot_timeout=args.boot_timeout,
+        results_root=args.results_dir,
+        verbose=args.verbose,
+    )
+    cache = CacheLayout(default_cache())
+    code, outcomes = proofs.prove(
+        base, args.proof, lambda opts: proofs.run_pipeline(opts, repo, cache)
+    )
+    text = proofs.table(outcomes)
+    out = (args.results_dir or repo / "results") / f"{run_stamp()}-proofs.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"# harness proofs: {args.series}\n\n{text}\n")
+    result(text)
+    result(f"proofs: {sum(o.holds for o in outcomes)} of {len(outcomes)} hold; {out}")
+    return int(code)
+
+
 def cmd_bench(args: argparse.Namespace, repo: Path) -> int:
     series = [n.strip() for item in args.series for n in item.split(",") if n.strip()]
     against = [n.strip() for item in args.against for n in item.split(",") if n.strip()]
@@ -407,6 +430,25 @@ def make_parser() -> argparse.ArgumentParser:
         "differs), run the same tests again and compare",
     )
     _reproduce_args(p)
+    p = sub.add_parser(
+        "proofs",
+        help="live proofs of the failure paths, each a real guest meant to fail: a WARNING, "
+        "a panic, a hang past the timeout, a guest that never reaches the runner (exit 0: "
+        "each run ended with its exit code, the problem named, the console kept)",
+    )
+    p.add_argument("--series", "-s", default="baseline", help="the stack (default: baseline)")
+    p.add_argument(
+        "--proof",
+        action="append",
+        default=[],
+        choices=[pr.name for pr in proofs.PROOFS],
+        help="only this proof (repeat for several; default: all)",
+    )
+    p.add_argument("--kernel-tree", type=Path, metavar="PATH")
+    p.add_argument("--results-dir", type=Path, metavar="DIR")
+    p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
+    p.add_argument("--boot-timeout", type=float, metavar="SEC")
+    p.add_argument("--verbose", "-v", action="store_true")
     p = sub.add_parser("shell", help="an interactive guest on the series' kernel")
     _series_args(p)
     p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
@@ -498,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(args, repo)
         if args.command == "check":
             return cmd_check(args, repo)
+        if args.command == "proofs":
+            return cmd_proofs(args, repo)
         series = [n.strip() for item in args.series for n in item.split(",") if n.strip()]
         opts = Options(
             command=args.command,

@@ -66,6 +66,7 @@ COMMAND_STAGES: dict[str, tuple[str, ...]] = {
     "check --no-build": ("source", "checkpatch"),
     "reproduce": ("source", "build", "boot", "test"),  # a `run`
     "compare": (),  # reads results only
+    "proofs": ("source", "build", "boot", "test"),  # runs
 }
 
 CLANG_CANDIDATES = ("clang-19", "clang")

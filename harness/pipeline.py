@@ -91,6 +91,10 @@ class Options:
     # base built with the fragments of the series it is compared with; such a build
     # has a cache directory of its own (config_key)
     extra_config: list[str] = field(default_factory=list)
+    # the guest suites to run instead of the stack's (harness proofs), and words
+    # added to the guest kernel's command line after the stack's [vm] append
+    suites: list[str] | None = None
+    append: list[str] = field(default_factory=list)
     # harness reproduce: the base the results were made on; another one is refused
     # right after the source stage (exit 2), before anything is applied or built
     expected_base: inputs.BaseRef | None = None
@@ -127,7 +131,7 @@ class Pipeline:
         self.stack: list[Series] = resolve(names, self.known)
         self.extra_config = [f for f in opts.extra_config if f not in config_fragments(self.stack)]
         self.key = config_key(stack_key(self.stack), self.extra_config)
-        self.suites = selftest_suites(self.stack)
+        self.suites = selftest_suites(self.stack) if opts.suites is None else list(opts.suites)
         self.units: list[shards.Unit] = []  # what the guests ran, when several did
         self.run_id = f"{run_stamp()}-{self.key}"
         root = opts.results_root or repo / "results"
@@ -458,7 +462,7 @@ class Pipeline:
             spec,
             cpus=shape.cpus or spec.cpus,
             memory=shape.memory or spec.memory,
-            append=(*spec.append, *shape.append),
+            append=(*spec.append, *shape.append, *self.opts.append),
         )
 
     def _fits(self, build_dir: Path, guest: list[str]) -> bool:
@@ -792,6 +796,14 @@ class Pipeline:
         return vm.interactive(vm.vng_command(spec))
 
 
+# The kernel's panics when the guest's userspace cannot be started: a command line
+# problem (init=, root=), not the kernel under test failing a test.
+_INIT_FAILED = re.compile(
+    r"Kernel panic - not syncing: (?:Requested init \S+ failed|No working init found"
+    r"|VFS: Unable to mount root fs)[^\n]*"
+)
+
+
 def guest_problem(
     result: vm.VmResult, found: list[splats.Splat], plan: VmPlan, who: str = ""
 ) -> InfraError | None:
@@ -808,9 +820,17 @@ def guest_problem(
             f"read {console}; raise --timeout/--boot-timeout if the machine is just slow",
         )
     if not result.guest_finished:
+        text = console.read_text(errors="replace")
+        init = _INIT_FAILED.search(text)
+        if init:
+            return InfraError(
+                f"{who}the guest kernel could not start its init, so no test ran "
+                f"({init.group(0).strip()}); console kept",
+                f"read {console}; check the guest's kernel command line (init=, root=): "
+                "[vm] append in series.toml",
+            )
         if any(s.kind in ("panic", "Oops", "BUG") for s in found):
             return None
-        text = console.read_text(errors="replace")
         tail = "\n".join(text.strip().splitlines()[-15:])
         return InfraError(
             f"{who}the guest exited (status {result.exit_status}) before the tests finished; "

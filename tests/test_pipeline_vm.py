@@ -147,3 +147,20 @@ def test_guest_gets_the_kernel_tree(
     guest = shlex.split(shlex.split(vng)[-1])  # the --exec command, as the guest runs it
     assert guest[1:3] == ["-m", "harness.guest"]
     assert guest[guest.index("--kernel-tree") + 1] == str(tmp_path / "src")
+
+
+def test_guest_whose_init_cannot_start_is_infrastructure_not_a_failed_test(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad command line (init=/nonexistent) panics the kernel before any test: the
+    run is exit 3 and says why, although the console has a panic."""
+    body = (
+        "echo '[    1.500000] Kernel panic - not syncing: Requested init /nonexistent failed "
+        "(error -2).'\n"
+        "exit 255\n"
+    )
+    code, p = _run(harness_repo, tmp_path, monkeypatch, body)
+    assert code == ExitCode.INFRA
+    assert "could not start its init" in p.report.error
+    assert "Requested init /nonexistent failed" in p.report.error
+    assert "[vm] append" in p.report.error
