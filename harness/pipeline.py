@@ -130,7 +130,10 @@ class Pipeline:
         names = list(self.known) if opts.all_series else opts.series
         self.stack: list[Series] = resolve(names, self.known)
         self.extra_config = [f for f in opts.extra_config if f not in config_fragments(self.stack)]
-        self.key = config_key(stack_key(self.stack), self.extra_config)
+        # a --debug-config build has a directory of its own: switching between the two
+        # does not rebuild either
+        debug = ["debug.config"] if opts.debug_config else []
+        self.key = config_key(stack_key(self.stack), [*self.extra_config, *debug])
         self.suites = selftest_suites(self.stack) if opts.suites is None else list(opts.suites)
         self.units: list[shards.Unit] = []  # what the guests ran, when several did
         self.run_id = f"{run_stamp()}-{self.key}"

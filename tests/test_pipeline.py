@@ -142,5 +142,15 @@ def test_test_refuses_a_kernel_configured_otherwise(
     assert p.execute() == ExitCode.USAGE
     error = json.loads((p.results / "results.json").read_text())["error"]
     was = "with" if built_debug else "without"
-    assert f"the kernel built for xdp-meta was configured {was} --debug-config" in error
+    assert f"the kernel built for {p.key} was configured {was} --debug-config" in error
     assert not (cache.root / "linux.git").exists()  # said before the base import
+
+
+def test_a_debug_build_has_a_directory_of_its_own(repo: Path, tmp_path: Path) -> None:
+    """Switching between --debug-config and the plain kernel rebuilds neither."""
+    cache = CacheLayout(tmp_path / "cache")
+    plain = Pipeline(Options(command="build", series=["xdp-meta"]), repo, cache)
+    debug = Pipeline(Options(command="build", series=["xdp-meta"], debug_config=True), repo, cache)
+    assert plain.key == "xdp-meta"
+    assert debug.key == "xdp-meta.with-debug"
+    assert cache.build(plain.key) != cache.build(debug.key)
