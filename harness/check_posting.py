@@ -8,13 +8,14 @@ mirror by the files."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import tempfile
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from harness import apply, build, hostdeps, locks, source
+from harness import apply, build, check_kcidb, hostdeps, locks, source
 from harness.check_base import BaseTree
 from harness.check_intake import CheckOptions, Intake, take
 from harness.check_report import SERIES_ROW, CheckReport, PatchRow
@@ -75,6 +76,10 @@ class PostingCheck:
         self.results = new_results_dir(root, f"{run_stamp()}-check-{_run_name(opts)}")
         self.report = CheckReport(self.results.name, _run_name(opts), 0)
         self.found: dict[int, dict[str, CheckResult]] = {}
+        # for kcidb.json: when the run started, the patches, the base, the fragments
+        self.kcidb = check_kcidb.KcidbInput(
+            start_time=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        )
 
     def execute(self) -> ExitCode:
         try:
@@ -95,6 +100,9 @@ class PostingCheck:
         finally:
             self.report.decide()
             self.runner.log.write(self.results / "commands.sh")
+            note = check_kcidb.write(self.results, self.report, self.kcidb)
+            if note:
+                self.report.notes.append(note)
             self.report.write(self.results)
             point_latest(self.results)
         if self.report.error:
@@ -120,6 +128,14 @@ class PostingCheck:
             files[m.number].write_text(m.as_patch())
         base = self._base_tree(intake)
         r.base = self._describe(base)
+        self.kcidb = dataclasses.replace(
+            self.kcidb,
+            patches=[
+                (m.number, files[m.number].read_text(), m.message_id) for m in posting.patches
+            ],
+            base_commit=base.commit if base is not None and base.history else "",
+            config=intake.config,
+        )
         series_row = PatchRow(SERIES_ROW, posting.cover.title if posting.cover else "(series)")
         series_row.results += [
             check_cover(posting, intake.from_range),
