@@ -80,6 +80,12 @@ def _vm_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
     p.add_argument(
+        "--rerun-failures",
+        action="store_true",
+        help="run the tests that failed once more, in one fresh guest: one that passes "
+        "then is reported flaky (and fails nothing), one that fails again stays failed",
+    )
+    p.add_argument(
         "--jobs",
         "-j",
         type=_positive,
@@ -514,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
             debug_config=args.debug_config,
             verbose=getattr(args, "verbose", False),
             jobs=getattr(args, "jobs", None) or host_cpus(),
+            rerun_failures=getattr(args, "rerun_failures", False),
         )
         if args.command == "check-patches" and args.all_series:
             return int(check_every_series(opts, repo))
