@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from harness import apply, build, check_kcidb, hostdeps, locks, source
+from harness import apply, build, check_kcidb, check_vm, hostdeps, locks, source
 from harness.check_base import BaseTree
 from harness.check_intake import CheckOptions, Intake, take
 from harness.check_report import SERIES_ROW, CheckReport, PatchRow
@@ -46,6 +46,7 @@ ORDER = (
     "fixes",
     "format",
     "uapi-mirror",
+    check_vm.NAME,
 )
 HostCheck = Callable[[Iterable[str]], None]
 
@@ -85,6 +86,8 @@ class PostingCheck:
         try:
             command = "check --no-build" if self.opts.no_build else "check"
             self.host_check(hostdeps.stages_for(command))
+            if self.opts.per_patch_tests:
+                self.host_check(hostdeps.stages_for("test"))
             intake = take(self.opts, self.repo, self.runner)
             self._check(intake)
         except HarnessError as exc:
@@ -262,6 +265,21 @@ class TreeChecks:
             src, list(self.intake.dependencies), key, self.cache, self.runner
         )
         build_dir = self.cache.build(key)
+        opts = self.run_.opts
+        vm = (
+            check_vm.PatchTests(
+                self.run_.repo,
+                self.cache,
+                results,
+                self.runner,
+                key,
+                opts.accel,
+                opts.rerun_failures,
+            )
+            if opts.per_patch_tests
+            else None
+        )
+        later = ("applies", "builds", "kernel-doc", *((check_vm.NAME,) if vm else ()))
         fragments = [
             self.run_.repo / "kernel-config" / n for n in ("base.config", *self.intake.config)
         ]
@@ -278,7 +296,7 @@ class TreeChecks:
             n = m.number
             if stopped is not None:
                 why = f"patch {stopped} did not apply"
-                for name in ("applies", "builds", "kernel-doc"):
+                for name in later:
                     self.run_._put(m, skipped(name, why))
                 self.run_._put(m, self._checkpatch(self.files[n], None, wt.path))
                 continue
@@ -289,15 +307,18 @@ class TreeChecks:
             self.run_._put(m, applied)
             if applied.status is Status.FAIL:
                 stopped = n
-                for name in ("builds", "kernel-doc"):
+                for name in later[1:]:
                     self.run_._put(m, skipped(name, "the patch does not apply"))
                 self.run_._put(m, self._checkpatch(self.files[n], None, wt.path))
                 continue
             head = self.runner.git(wt.path, "rev-parse", "HEAD")
             log = results / f"build-{n:04d}.log"
 
-            def full_build(head: str = head, log: Path = log) -> None:
+            built: list[bool] = []
+
+            def full_build(head: str = head, log: Path = log, built: list[bool] = built) -> None:
                 build.build(wt.path, build_dir, head, cfg, self.cache, self.runner, log)
+                built.append(True)
 
             self.run_._put(
                 m,
@@ -305,11 +326,21 @@ class TreeChecks:
                 kerneldoc_check.check_kerneldoc(wt.path, touched, self.runner),
                 self._checkpatch(self.files[n], wt.path, wt.path),
             )
+            if vm is not None:
+                progress(f"    {check_vm.NAME} {n}/{len(posting.patches)}")
+                tested = (
+                    vm.run(n, wt.path, build_dir)
+                    if built
+                    else skipped(check_vm.NAME, "the kernel does not build")
+                )
+                self.run_._put(m, tested)
             equal.append(self._uapi_equal(wt.path, uapi_files))
         differences = self._uapi_differences(wt.path, uapi_files)
         by_files = uapi_check.by_files(posting, equal, differences, self.hunks)
         for m in posting.patches:
             self.run_._put(m, by_files[m.number])
+        if vm is not None:
+            self.run_.kcidb = dataclasses.replace(self.run_.kcidb, vm_tests=dict(vm.found))
 
     def _checkpatch(self, patch: Path, tree: Path | None, worktree: Path) -> CheckResult:
         script = worktree / "scripts" / "checkpatch.pl"
