@@ -27,6 +27,10 @@ class CheckOptions:
     no_build: bool = False
     scripts: Path | None = None  # checkpatch.pl and kernel-doc from here, not the base's
     results_root: Path | None = None
+    # at each patch, its kernel booted and the baseline suite run (harness.check_vm)
+    per_patch_tests: bool = False
+    rerun_failures: bool = True  # in those VM runs (harness.rerun)
+    accel: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ def take(opts: CheckOptions, repo: Path, runner: Runner) -> Intake:
             f"--base {opts.base} needs --kernel-tree PATH",
             "Debian's tarball is one commit: there is no other revision to check on",
         )
+    if opts.per_patch_tests and opts.no_build:
+        raise UsageError("--per-patch-tests needs the builds: it cannot go with --no-build")
     catalog = Catalog(repo)
     notes: list[str] = []
     series: Series | None = None

@@ -8,13 +8,14 @@ mirror by the files."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import tempfile
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from harness import apply, build, hostdeps, locks, source
+from harness import apply, build, check_kcidb, check_vm, hostdeps, locks, source
 from harness.check_base import BaseTree
 from harness.check_intake import CheckOptions, Intake, take
 from harness.check_report import SERIES_ROW, CheckReport, PatchRow
@@ -45,6 +46,7 @@ ORDER = (
     "fixes",
     "format",
     "uapi-mirror",
+    check_vm.NAME,
 )
 HostCheck = Callable[[Iterable[str]], None]
 
@@ -75,11 +77,17 @@ class PostingCheck:
         self.results = new_results_dir(root, f"{run_stamp()}-check-{_run_name(opts)}")
         self.report = CheckReport(self.results.name, _run_name(opts), 0)
         self.found: dict[int, dict[str, CheckResult]] = {}
+        # for kcidb.json: when the run started, the patches, the base, the fragments
+        self.kcidb = check_kcidb.KcidbInput(
+            start_time=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        )
 
     def execute(self) -> ExitCode:
         try:
             command = "check --no-build" if self.opts.no_build else "check"
             self.host_check(hostdeps.stages_for(command))
+            if self.opts.per_patch_tests:
+                self.host_check(hostdeps.stages_for("test"))
             intake = take(self.opts, self.repo, self.runner)
             self._check(intake)
         except HarnessError as exc:
@@ -95,6 +103,9 @@ class PostingCheck:
         finally:
             self.report.decide()
             self.runner.log.write(self.results / "commands.sh")
+            note = check_kcidb.write(self.results, self.report, self.kcidb)
+            if note:
+                self.report.notes.append(note)
             self.report.write(self.results)
             point_latest(self.results)
         if self.report.error:
@@ -120,6 +131,14 @@ class PostingCheck:
             files[m.number].write_text(m.as_patch())
         base = self._base_tree(intake)
         r.base = self._describe(base)
+        self.kcidb = dataclasses.replace(
+            self.kcidb,
+            patches=[
+                (m.number, files[m.number].read_text(), m.message_id) for m in posting.patches
+            ],
+            base_commit=base.commit if base is not None and base.history else "",
+            config=intake.config,
+        )
         series_row = PatchRow(SERIES_ROW, posting.cover.title if posting.cover else "(series)")
         series_row.results += [
             check_cover(posting, intake.from_range),
@@ -246,6 +265,21 @@ class TreeChecks:
             src, list(self.intake.dependencies), key, self.cache, self.runner
         )
         build_dir = self.cache.build(key)
+        opts = self.run_.opts
+        vm = (
+            check_vm.PatchTests(
+                self.run_.repo,
+                self.cache,
+                results,
+                self.runner,
+                key,
+                opts.accel,
+                opts.rerun_failures,
+            )
+            if opts.per_patch_tests
+            else None
+        )
+        later = ("applies", "builds", "kernel-doc", *((check_vm.NAME,) if vm else ()))
         fragments = [
             self.run_.repo / "kernel-config" / n for n in ("base.config", *self.intake.config)
         ]
@@ -262,7 +296,7 @@ class TreeChecks:
             n = m.number
             if stopped is not None:
                 why = f"patch {stopped} did not apply"
-                for name in ("applies", "builds", "kernel-doc"):
+                for name in later:
                     self.run_._put(m, skipped(name, why))
                 self.run_._put(m, self._checkpatch(self.files[n], None, wt.path))
                 continue
@@ -273,15 +307,18 @@ class TreeChecks:
             self.run_._put(m, applied)
             if applied.status is Status.FAIL:
                 stopped = n
-                for name in ("builds", "kernel-doc"):
+                for name in later[1:]:
                     self.run_._put(m, skipped(name, "the patch does not apply"))
                 self.run_._put(m, self._checkpatch(self.files[n], None, wt.path))
                 continue
             head = self.runner.git(wt.path, "rev-parse", "HEAD")
             log = results / f"build-{n:04d}.log"
 
-            def full_build(head: str = head, log: Path = log) -> None:
+            built: list[bool] = []
+
+            def full_build(head: str = head, log: Path = log, built: list[bool] = built) -> None:
                 build.build(wt.path, build_dir, head, cfg, self.cache, self.runner, log)
+                built.append(True)
 
             self.run_._put(
                 m,
@@ -289,11 +326,21 @@ class TreeChecks:
                 kerneldoc_check.check_kerneldoc(wt.path, touched, self.runner),
                 self._checkpatch(self.files[n], wt.path, wt.path),
             )
+            if vm is not None:
+                progress(f"    {check_vm.NAME} {n}/{len(posting.patches)}")
+                tested = (
+                    vm.run(n, wt.path, build_dir)
+                    if built
+                    else skipped(check_vm.NAME, "the kernel does not build")
+                )
+                self.run_._put(m, tested)
             equal.append(self._uapi_equal(wt.path, uapi_files))
         differences = self._uapi_differences(wt.path, uapi_files)
         by_files = uapi_check.by_files(posting, equal, differences, self.hunks)
         for m in posting.patches:
             self.run_._put(m, by_files[m.number])
+        if vm is not None:
+            self.run_.kcidb = dataclasses.replace(self.run_.kcidb, vm_tests=dict(vm.found))
 
     def _checkpatch(self, patch: Path, tree: Path | None, worktree: Path) -> CheckResult:
         script = worktree / "scripts" / "checkpatch.pl"

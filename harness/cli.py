@@ -80,6 +80,12 @@ def _vm_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
     p.add_argument(
+        "--rerun-failures",
+        action="store_true",
+        help="run the tests that failed once more, in one fresh guest: one that passes "
+        "then is reported flaky (and fails nothing), one that fails again stays failed",
+    )
+    p.add_argument(
         "--jobs",
         "-j",
         type=_positive,
@@ -215,6 +221,27 @@ def _check_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_vm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--per-patch-tests",
+        action="store_true",
+        help="at every patch, boot its kernel and run the baseline suite (per patch: an "
+        "incremental build and a boot, ~6-10 min on 2 cores under TCG)",
+    )
+    p.add_argument(
+        "--no-rerun-failures",
+        dest="rerun_failures",
+        action="store_false",
+        help="with --per-patch-tests: do not rerun failed tests in a fresh guest",
+    )
+    p.add_argument(
+        "--accel",
+        choices=("auto", "kvm", "tcg"),
+        default="auto",
+        help="with --per-patch-tests: auto probes whether KVM really works, else TCG",
+    )
+
+
 def cmd_check(args: argparse.Namespace, repo: Path) -> int:
     opts = CheckOptions(
         mbox=args.mbox,
@@ -227,6 +254,9 @@ def cmd_check(args: argparse.Namespace, repo: Path) -> int:
         no_build=args.no_build,
         scripts=args.scripts,
         results_root=args.results_dir,
+        per_patch_tests=args.per_patch_tests,
+        rerun_failures=args.rerun_failures,
+        accel=args.accel,
     )
     return int(run_check(opts, repo, CacheLayout(default_cache())))
 
@@ -410,6 +440,7 @@ def make_parser() -> argparse.ArgumentParser:
         "Signed-off-by, Fixes:, UAPI mirror",
     )
     _check_args(p)
+    _check_vm_args(p)
     p = sub.add_parser(
         "bench",
         help="XDP_DROP guest instructions and ns per packet: the base kernel vs the series "
@@ -558,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
             debug_config=args.debug_config,
             verbose=getattr(args, "verbose", False),
             jobs=getattr(args, "jobs", None) or host_cpus(),
+            rerun_failures=getattr(args, "rerun_failures", False),
         )
         if args.command == "check-patches" and args.all_series:
             return int(check_every_series(opts, repo))

@@ -31,6 +31,7 @@ from harness import (
     locks,
     patchcheck,
     report,
+    rerun,
     shards,
     source,
     splats,
@@ -98,6 +99,9 @@ class Options:
     # harness reproduce: the base the results were made on; another one is refused
     # right after the source stage (exit 2), before anything is applied or built
     expected_base: inputs.BaseRef | None = None
+    # the tests that failed, run once more in one fresh guest: passing then is "flaky"
+    # (harness.rerun); `run`/`test` --rerun-failures, on in `harness check`'s VM runs
+    rerun_failures: bool = False
 
 
 @dataclass(frozen=True)
@@ -385,11 +389,22 @@ class Pipeline:
         plan = self._shards([t for t, _ in ksft])
         if len(plan) > 1:
             self.boot_shards(build_dir, plan, lambda d, s: guest(d, units=s.write_units(d)))
-            return
-        cmd = guest(self.results, self.suites, [t.name for t, _ in ksft])
+        else:
+            self._one_guest(build_dir, guest, [t for t, _ in ksft])
+        if self.opts.rerun_failures:
+            self._rerun_failures(build_dir, guest, [t for t, _ in ksft])
+
+    def _one_guest(
+        self,
+        build_dir: Path,
+        guest: Callable[..., list[str]],
+        ksft: list[kselftests.Kselftest],
+    ) -> None:
+        """Every test in one guest."""
+        cmd = guest(self.results, self.suites, [t.name for t in ksft])
         if not self._fits(build_dir, cmd):
             # too long for the kernel's command line: the tests go in a file
-            tests = shards.units(self.repo, self.suites, [t for t, _ in ksft])
+            tests = shards.units(self.repo, self.suites, ksft)
             every = shards.Shard(1, tuple(tests), 0.0)
             cmd = guest(self.results, units=every.write_units(self.results))
             progress(f"    the guest's tests are in {self.results / shards.UNITS_FILE}")
@@ -403,6 +418,47 @@ class Pipeline:
         err = pytest_error(res.pytest_exit, self.opts.keyword, console, res.console)
         if err is not None:
             raise err
+
+    def _rerun_failures(
+        self,
+        build_dir: Path,
+        guest: Callable[..., list[str]],
+        ksft: list[kselftests.Kselftest],
+    ) -> None:
+        """The failed tests once more, in one fresh guest (results in rerun/): one that
+        passes is flaky, one that fails again stays failed (harness.rerun). A splat
+        there counts as any other; a rerun guest that hangs or dies leaves them failed."""
+        todo = rerun.plan(
+            self.report.tests, self.units or shards.units(self.repo, self.suites, ksft)
+        )
+        if todo is None:
+            return
+        out = self.results / rerun.DIR
+        out.mkdir(exist_ok=True)
+        progress(f"==> rerun: {len(todo.names)} failed test(s) in a fresh guest")
+        before, timings = self.report.splats, dict(self.report.timings)
+        self.report.splats = []
+        why = ""
+        try:
+            res = self.boot_guest(
+                build_dir, guest(out, units=todo.write(out)), console=out / "console.log"
+            )
+            if res.pytest_exit not in (0, 1):
+                why = f"pytest exit {res.pytest_exit} in the rerun guest, see {res.console}"
+        except HarnessError as exc:
+            why = f"the rerun guest failed: {exc.problem.splitlines()[0]}"
+            warn(why)
+        finally:
+            again = [dataclasses.replace(s, guest=rerun.DIR) for s in self.report.splats]
+            self.report.splats = [*before, *again]
+            self.report.timings = timings | {"rerun": self.report.timings.get("vm", 0.0)}
+        junit = out / "junit.xml"
+        found = report.parse_junit(junit) if junit.exists() else []
+        self.report.tests, self.report.reruns = rerun.merge(self.report.tests, found, why)
+        if (self.results / "junit.xml").exists():
+            rerun.mark_junit(self.results / "junit.xml", self.report.reruns, junit)
+        flaky = sum(t.outcome == rerun.FLAKY for t in self.report.tests)
+        progress(f"    rerun: {flaky} flaky, {len(todo.names) - flaky} failed again or not run")
 
     def _shards(self, ksft: list[kselftests.Kselftest]) -> list[shards.Shard]:
         """The run's tests dealt to --jobs guests (harness.shards), as many as the
@@ -479,11 +535,13 @@ class Pipeline:
         build_dir: Path,
         guest: list[str],
         tweak: Callable[[vm.VmSpec], vm.VmSpec] | None = None,
+        console: Path | None = None,
     ) -> vm.VmResult:
         """Boot the built kernel and run ``guest`` (a command that prints the
         harness.markers lines) in it; the console goes to the results, its splats
         to the report. Raises InfraError when the VM hung or died without a splat.
-        ``tweak`` adjusts the VM (bench: one vCPU, QEMU's -icount)."""
+        ``tweak`` adjusts the VM (bench: one vCPU, QEMU's -icount); ``console``: where
+        the console goes (default: the results' console.log)."""
         plan = self.vm_plan(build_dir)
         spec = self.vm_spec(plan.bzimage, plan.accel, (self.results,))
         if tweak is not None:
@@ -494,13 +552,12 @@ class Pipeline:
             raise vm.cmdline_error(length, "cannot boot the guest")
         self.runner.log.record(cmd, self.repo)
         with self.stage("vm"):
+            console = console or self.results / "console.log"
             progress(
                 f"    {plan.accel}, timeouts: boot {plan.boot_timeout:.0f}s, run "
-                f"{plan.timeout:.0f}s; console: {self.results / 'console.log'}"
+                f"{plan.timeout:.0f}s; console: {console}"
             )
-            result = vm.run_vm(
-                cmd, self.results / "console.log", plan.boot_timeout, plan.timeout, self._echo
-            )
+            result = vm.run_vm(cmd, console, plan.boot_timeout, plan.timeout, self._echo)
         if result.boot_seconds is not None:
             self.report.timings["guest_boot"] = round(result.boot_seconds, 2)
             self.report.timings["guest_tests"] = round(

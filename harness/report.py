@@ -14,7 +14,7 @@ from harness.splats import Splat
 @dataclass(frozen=True)
 class TestResult:
     name: str
-    outcome: str  # passed | failed | error | skipped
+    outcome: str  # passed | failed | error | skipped | flaky (failed, then passed rerun)
     duration: float
     message: str = ""
 
@@ -76,11 +76,14 @@ class RunReport:
     guests: list[GuestReport] = field(default_factory=list)  # when several booted (--jobs)
     # what the run was asked to test, for `harness reproduce` (harness.inputs)
     inputs: dict[str, object] = field(default_factory=dict)
+    # --rerun-failures: each failed test's outcome in the fresh guest (harness.rerun)
+    reruns: dict[str, str] = field(default_factory=dict)
     exit_code: int = int(ExitCode.OK)
     verdict: str = ""
     error: str = ""
 
     def counts(self) -> dict[str, int]:
+        # "flaky" only when there is one (--rerun-failures): results.json as before
         c = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
         for t in self.tests:
             c[t.outcome] = c.get(t.outcome, 0) + 1
@@ -98,6 +101,8 @@ class RunReport:
             del data["guests"]  # one guest: as before --jobs
         if not self.inputs:
             del data["inputs"]
+        if not self.reruns:
+            del data["reruns"]
         return json.dumps(data, indent=2)
 
     def write(self, results_dir: Path) -> None:
@@ -122,10 +127,16 @@ class RunReport:
         if self.guests:
             lines.append(f"  guests   {len(self.guests)} side by side")
             lines += [f"    {g.line()}" for g in self.guests]
+        flaky = c.get("flaky", 0)
         if self.tests:
             lines.append(
                 f"  tests    {c['passed']} passed, {c['failed']} failed, {c['error']} errors, "
-                f"{c['skipped']} skipped"
+                f"{c['skipped']} skipped" + (f", {flaky} flaky" if flaky else "")
+            )
+        if self.reruns:
+            lines.append(
+                f"  rerun    {len(self.reruns)} failed test(s) run again in a fresh guest: "
+                f"{flaky} passed (flaky), {len(self.reruns) - flaky} did not"
             )
         for t in self.tests:
             if t.outcome != "passed":
@@ -153,8 +164,11 @@ def verdict(report: RunReport, allow_skips: bool) -> tuple[ExitCode, str]:
         problems.append(f"kernel splat(s): {', '.join(kinds)}")
     if not report.tests:
         problems.append("no tests ran")
-    elif not c["passed"] and not problems:
+    elif not c["passed"] and not c.get("flaky", 0) and not problems:
         problems.append("no test passed")
+    # a flaky test (failed, then passed in a fresh guest) is said, and fails nothing
+    n = c.get("flaky", 0)
+    flaky = [f"{n} flaky (failed, then passed when run again in a fresh guest)"] if n else []
     if problems:
-        return ExitCode.FAILED, "FAIL: " + "; ".join(problems)
-    return ExitCode.OK, f"PASS: {c['passed']} tests passed, no splats"
+        return ExitCode.FAILED, "FAIL: " + "; ".join([*problems, *flaky])
+    return ExitCode.OK, ", ".join([f"PASS: {c['passed']} tests passed", *flaky, "no splats"])
