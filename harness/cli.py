@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness import __version__, bundle, compare_render, proofs, reproduce
+from harness import __version__, bisect_cli, bundle, compare_render, proofs, reproduce
 from harness.bench import BASE_SERIES, Bench, BenchOptions
 from harness.check_intake import CheckOptions
 from harness.check_posting import run_check
@@ -442,6 +442,12 @@ def make_parser() -> argparse.ArgumentParser:
     _check_args(p)
     _check_vm_args(p)
     p = sub.add_parser(
+        "bisect",
+        help="the first patch of a series (or an mbox) at which a test fails: each point "
+        "tested built and booted, binary search",
+    )
+    bisect_cli.add_args(p)
+    p = sub.add_parser(
         "bench",
         help="XDP_DROP guest instructions and ns per packet: the base kernel vs the series "
         "with its XDP statistics off and on",
@@ -571,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(args, repo)
         if args.command == "check":
             return cmd_check(args, repo)
+        if args.command == "bisect":
+            return bisect_cli.cmd_bisect(args, repo)
         if args.command == "proofs":
             return cmd_proofs(args, repo)
         series = [n.strip() for item in args.series for n in item.split(",") if n.strip()]

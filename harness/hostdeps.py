@@ -67,6 +67,7 @@ COMMAND_STAGES: dict[str, tuple[str, ...]] = {
     "reproduce": ("source", "build", "boot", "test"),  # a `run`
     "compare": (),  # reads results only
     "proofs": ("source", "build", "boot", "test"),  # runs
+    "bisect": ("source", "build", "boot", "test"),  # a build and a boot per point
 }
 
 CLANG_CANDIDATES = ("clang-19", "clang")
