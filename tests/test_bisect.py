@@ -4,14 +4,12 @@ tester (exit codes, bad input, the report), and with a fake make and vng end to 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import DRY_RUN, make_series, script
-from mboxes import new_file, patch, write_mbox
-from test_check_run import fake_base
+from helpers import make_series
+from mboxes import new_file, patch
 
 from harness.bisect_run import Bisect, BisectOptions
 from harness.bisect_search import Outcome, Point, Search, Status, TestAt, search, steps_left
