@@ -53,6 +53,12 @@ class BisectReport:
         elif s.status is Status.AMBIGUOUS:
             names = ", ".join(f"{i:04d}" for i in s.candidates)
             self.verdict = f"AMBIGUOUS: the first failing patch is one of {names} (skips between)"
+        elif s.status is Status.ALL_SKIPPED:
+            names = ", ".join(f"{i:04d}" for i in s.candidates)
+            self.verdict = (
+                f"ERROR: every patch before the last was skipped (build broken, no boot, "
+                f"skipped test): the first failing patch is one of {names}"
+            )
         elif s.status is Status.NOTHING:
             self.verdict = "PASS: passes with the whole series: nothing to bisect"
         elif s.status is Status.FAILS_BEFORE:

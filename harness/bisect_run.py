@@ -7,6 +7,7 @@ stage with `-k TEST` (the suites of the series' stack). The search: harness.bise
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -79,6 +80,9 @@ class KernelTester:
                 tree = self.b.opts.kernel_tree
                 if tree is not None:
                     self.src = source.tree_source(tree, cache, runner)
+                    if self.intake.base_rev:  # the posting's base-commit
+                        sha = runner.git(tree, "rev-parse", f"{self.intake.base_rev}^{{commit}}")
+                        self.src = dataclasses.replace(self.src, commit=sha)
                 else:
                     self.src = source.debian_source(cache, runner)
         return self.src
@@ -254,7 +258,7 @@ class Bisect:
 def exit_code(found: Search) -> ExitCode:
     if found.status is Status.NOTHING:
         return ExitCode.OK
-    if found.status is Status.UNTESTABLE:
+    if found.status in (Status.UNTESTABLE, Status.ALL_SKIPPED):
         return ExitCode.INFRA
     return ExitCode.FAILED
 

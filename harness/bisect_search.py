@@ -32,6 +32,7 @@ class Status(StrEnum):
     NOTHING = "nothing"  # the test passes with the whole series
     FAILS_BEFORE = "fails-before"  # --check-base: the test fails on the base already
     UNTESTABLE = "untestable"  # the base (--check-base) or the whole series: skipped
+    ALL_SKIPPED = "all-skipped"  # every patch before the last was skipped: one of candidates
 
 
 @dataclass
@@ -107,7 +108,9 @@ def search(
         if not untested:
             skipped = [i for i in range(lo + 1, hi) if s.outcome_of(i) is Outcome.SKIP]
             if skipped:
-                s.status, s.candidates = Status.AMBIGUOUS, (*skipped, hi)
+                every = len(skipped) == total - 1 - good
+                s.status = Status.ALL_SKIPPED if every else Status.AMBIGUOUS
+                s.candidates = (*skipped, hi)
             else:
                 s.status, s.first_bad = Status.FOUND, hi
             return s

@@ -74,6 +74,12 @@ def test_a_skip_next_to_the_first_bad_is_ambiguous() -> None:
     assert s.status is Status.AMBIGUOUS and s.candidates == (4, 5)
 
 
+def test_every_candidate_skipped() -> None:
+    s, boots, _ = run_search(4, 2, skip=(1, 2, 3))
+    assert s.status is Status.ALL_SKIPPED and s.candidates == (1, 2, 3, 4)
+    assert sorted(boots) == [1, 2, 3, 4]
+
+
 def test_check_base_failing_base() -> None:
     s, boots, _ = run_search(8, 0, check_base=True)
     assert s.status is Status.FAILS_BEFORE and boots == [0]
@@ -162,6 +168,19 @@ def test_command_vm_never_boots_is_infrastructure(tmp_path: Path, harness_repo: 
         tmp_path, harness_repo, first_bad_at(5, skip=(8,))[0], keyword="t", series="s8"
     )
     assert code == ExitCode.INFRA and data["status"] == "untestable"
+
+
+def test_command_build_broke_at_every_candidate(tmp_path: Path, harness_repo: Path) -> None:
+    _series(harness_repo)
+    code, data = bisect(
+        tmp_path,
+        harness_repo,
+        first_bad_at(5, skip=(1, 2, 3, 4, 5, 6, 7))[0],
+        keyword="t",
+        series="s8",
+    )
+    assert code == ExitCode.INFRA and data["status"] == "all-skipped"
+    assert data["candidates"] == list(range(1, 9))
 
 
 def test_command_an_infra_error_raised_is_exit_3(tmp_path: Path, harness_repo: Path) -> None:
