@@ -59,14 +59,17 @@ PROOFS = (
         "VM killed: run timeout",
         timeout=420.0,
     ),
+    # vng puts its own init= after the words a run appends (the kernel takes the last
+    # one), so a bad init= cannot be the proof; its root= is not on the command line,
+    # so a bad one is: the 9p root cannot be mounted, nothing of the guest starts
     Proof(
         "bad-cmdline",
-        "a guest that never reaches the runner (init=/nonexistent)",
+        "a guest that never reaches the runner (root=/dev/nonexistent)",
         None,
         ExitCode.INFRA,
         "could not start its init",
-        "Requested init /nonexistent failed",
-        append=("init=/nonexistent",),
+        "VFS: Unable to mount root fs",
+        append=("root=/dev/nonexistent",),
     ),
 )
 
