@@ -42,6 +42,11 @@ class InfraError(HarnessError):
     exit_code = ExitCode.INFRA
 
 
+class GuestInitFailed(InfraError):
+    """The guest kernel could not start its init (the command line, the root): its
+    panic is the consequence, not a kernel under test failing, so the run stays exit 3."""
+
+
 class BrokenBuild(UsageError):
     """The kernel does not build because of the code under test (compiler or linker
     errors): the series' fault, not the machine's. The same in `run`, `build` and

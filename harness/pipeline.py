@@ -38,7 +38,15 @@ from harness import (
     ui,
     vm,
 )
-from harness.errors import BrokenBuild, ExitCode, HarnessError, InfraError, UsageError, unexpected
+from harness.errors import (
+    BrokenBuild,
+    ExitCode,
+    GuestInitFailed,
+    HarnessError,
+    InfraError,
+    UsageError,
+    unexpected,
+)
 from harness.paths import CacheLayout, new_results_dir, point_latest, run_stamp
 from harness.pytest_status import NO_TESTS_COLLECTED, pytest_error
 from harness.runner import Runner
@@ -702,13 +710,17 @@ class Pipeline:
 
     # -- entry -----------------------------------------------------------------
     def _fail(self, exc: HarnessError) -> ExitCode:
-        """Record an error in the report; a kernel splat still makes it a failure (1)."""
-        code = exc.exit_code
+        """Record an error in the report; a kernel splat still makes it a failure (1),
+        unless the splat is the guest's init failing to start (GuestInitFailed: 3).
+        The verdict says what the exit code says."""
+        what = "bad usage or input" if exc.exit_code == ExitCode.USAGE else "infrastructure"
         self.report.error = str(exc)
-        self.report.verdict = "ERROR: " + (
-            "bad usage or input" if code == ExitCode.USAGE else "infrastructure"
-        )
-        return ExitCode.FAILED if self.report.splats else code
+        if self.report.splats and not isinstance(exc, GuestInitFailed):
+            kinds = ", ".join(dict.fromkeys(s.kind for s in self.report.splats))
+            self.report.verdict = f"FAIL: kernel splat(s): {kinds}; and an {what} error"
+            return ExitCode.FAILED
+        self.report.verdict = "ERROR: " + what
+        return exc.exit_code
 
     def _unexpected(self, exc: Exception) -> InfraError:
         """An exception that is not a HarnessError, with its traceback in the results."""
@@ -883,7 +895,7 @@ def guest_problem(
         text = console.read_text(errors="replace")
         init = _INIT_FAILED.search(text)
         if init:
-            return InfraError(
+            return GuestInitFailed(
                 f"{who}the guest kernel could not start its init, so no test ran "
                 f"({init.group(0).strip()}); console kept",
                 f"read {console}; check the guest's kernel command line (init=, root=): "

@@ -60,16 +60,17 @@ PROOFS = (
         timeout=420.0,
     ),
     # vng puts its own init= after the words a run appends (the kernel takes the last
-    # one), so a bad init= cannot be the proof; its root= is not on the command line,
-    # so a bad one is: the 9p root cannot be mounted, nothing of the guest starts
+    # one), so a bad init= cannot be the proof, and a bad root= is not either (the
+    # kernel falls back to /dev/root, vng's 9p tag); a root file system type that does
+    # not exist, after vng's rootfstype=9p, is: nothing of the guest starts
     Proof(
         "bad-cmdline",
-        "a guest that never reaches the runner (root=/dev/nonexistent)",
+        "a guest that never reaches the runner (rootfstype=nonexistentfs)",
         None,
         ExitCode.INFRA,
         "could not start its init",
         "VFS: Unable to mount root fs",
-        append=("root=/dev/nonexistent",),
+        append=("rootfstype=nonexistentfs",),
     ),
 )
 

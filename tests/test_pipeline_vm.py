@@ -164,3 +164,20 @@ def test_guest_whose_init_cannot_start_is_infrastructure_not_a_failed_test(
     assert "could not start its init" in p.report.error
     assert "Requested init /nonexistent failed" in p.report.error
     assert "[vm] append" in p.report.error
+
+
+def test_the_verdict_says_what_the_exit_code_says(harness_repo: Path, tmp_path: Path) -> None:
+    """A splat with an infrastructure error is exit 1, and the verdict says FAIL; a guest
+    whose init could not start is exit 3 although its console has a panic."""
+    from harness.errors import GuestInitFailed, InfraError
+    from harness.splats import Splat
+
+    make_series(harness_repo, "baseline", selftests=("baseline",))
+    opts = Options(command="test", series=["baseline"], results_root=tmp_path / "r")
+    p = Pipeline(opts, harness_repo, CacheLayout(tmp_path / "cache"))
+    p.report.splats = [Splat(kind="WARNING", line=3, text="WARNING: CPU: 0")]
+    assert p._fail(InfraError("VM did not finish within 9s")) == ExitCode.FAILED
+    assert p.report.verdict == "FAIL: kernel splat(s): WARNING; and an infrastructure error"
+    p.report.splats = [Splat(kind="panic", line=9, text="Kernel panic - not syncing: VFS")]
+    assert p._fail(GuestInitFailed("could not start its init")) == ExitCode.INFRA
+    assert p.report.verdict == "ERROR: infrastructure"

@@ -51,7 +51,7 @@ def test_every_proof_runs_its_own_guest_and_a_failing_one_fails_the_command(
     console = tmp_path / "console.log"
     console.write_text(
         "WARNING: CPU: 0\nKernel panic - not syncing: dumb\nVM killed: run timeout\n"
-        'Kernel panic - not syncing: VFS: Unable to mount root fs on "/dev/nonexistent"\n'
+        "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n"
     )
     said = {
         "warning": _report(ExitCode.FAILED, "FAIL: kernel splat(s): WARNING"),
@@ -72,7 +72,7 @@ def test_every_proof_runs_its_own_guest_and_a_failing_one_fails_the_command(
     assert [o.proof.name for o in outcomes if not o.holds] == ["bad-cmdline"]
     assert all(o.debug_config and o.suites == ["proofs"] and o.jobs == 1 for o in seen)
     assert all(o.series == ["xdp-stats"] for o in seen)
-    assert [o.append for o in seen][-1] == ["root=/dev/nonexistent"]
+    assert [o.append for o in seen][-1] == ["rootfstype=nonexistentfs"]
     assert seen[2].timeout == 420.0
     assert "| bad-cmdline |" in proofs.table(outcomes)
 
@@ -89,7 +89,7 @@ def test_the_proofs_suite_and_the_extra_command_line_reach_the_guest(
     assert p.suites == ["proofs"]
     assert p.opts.debug_config
     spec = p.vm_spec(tmp_path / "bzImage", "tcg", ())
-    assert spec.append[-1] == "root=/dev/nonexistent"
+    assert spec.append[-1] == "rootfstype=nonexistentfs"
 
 
 @pytest.mark.parametrize("proof", proofs.PROOFS, ids=lambda p: p.name)
