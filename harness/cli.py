@@ -52,6 +52,10 @@ def _series_args(p: argparse.ArgumentParser) -> None:
         help="add kernel-config/debug.config (KASAN, lockdep, ...)",
     )
     p.add_argument("--rebuild", action="store_true", help="run make even if nothing changed")
+    results_dir_arg(p)
+
+
+def results_dir_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--results-dir",
         type=Path,
@@ -155,12 +159,7 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
         help="use this kernel git tree's HEAD instead of Debian's linux-source-6.12",
     )
     p.add_argument("--rebuild", action="store_true", help="run make even if nothing changed")
-    p.add_argument(
-        "--results-dir",
-        type=Path,
-        metavar="DIR",
-        help="where results/<run-id>/ goes (default: <repo>/results)",
-    )
+    results_dir_arg(p)
     p.add_argument(
         "--accel",
         choices=("auto", "kvm", "tcg"),
@@ -213,12 +212,7 @@ def _check_args(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="take checkpatch.pl from DIR (a kernel's scripts/) instead of the base's",
     )
-    p.add_argument(
-        "--results-dir",
-        type=Path,
-        metavar="DIR",
-        help="where results/<run-id>/ goes (default: <repo>/results)",
-    )
+    results_dir_arg(p)
 
 
 def _check_vm_args(p: argparse.ArgumentParser) -> None:
@@ -482,7 +476,7 @@ def make_parser() -> argparse.ArgumentParser:
         help="only this proof (repeat for several; default: all)",
     )
     p.add_argument("--kernel-tree", type=Path, metavar="PATH")
-    p.add_argument("--results-dir", type=Path, metavar="DIR")
+    results_dir_arg(p)
     p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
     p.add_argument("--boot-timeout", type=float, metavar="SEC")
     p.add_argument("--verbose", "-v", action="store_true")
