@@ -17,6 +17,7 @@ from harness.bench import BASE_SERIES, Bench, BenchOptions
 from harness.check_intake import CheckOptions
 from harness.check_posting import run_check
 from harness.errors import ExitCode, HarnessError, unexpected
+from harness.guest_image import IMAGE_ENV, config_path, default_image
 from harness.paths import CacheLayout, default_cache, find_repo, run_stamp
 from harness.pipeline import Options, Pipeline
 from harness.results_load import open_results
@@ -64,7 +65,37 @@ def results_dir_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _image_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--image",
+        type=Path,
+        metavar="DIR",
+        help="boot the guest with this root filesystem (vm-images/build-rootfs.sh DIR) "
+        f'instead of the host\'s (default: ${IMAGE_ENV}, else image = "DIR" in '
+        f"{config_path()})",
+    )
+    g.add_argument(
+        "--no-image",
+        action="store_true",
+        help=f"the host's root filesystem, whatever ${IMAGE_ENV} or the config file say",
+    )
+
+
+def guest_image_arg(args: argparse.Namespace) -> Path | None:
+    """The --image of a command, else the default, said where it came from."""
+    if getattr(args, "no_image", False):
+        return None
+    if getattr(args, "image", None) is not None:
+        return Path(args.image)
+    image, origin = default_image()
+    if image is not None:
+        progress(f"guest image {image} (from {origin}; --no-image boots the host's root)")
+    return image
+
+
 def _vm_args(p: argparse.ArgumentParser) -> None:
+    _image_args(p)
     p.add_argument(
         "--accel",
         choices=("auto", "kvm", "tcg"),
@@ -344,6 +375,7 @@ def _reproduce_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
     p.add_argument("--bundle", action="store_true", help="bundle the new results too")
+    _image_args(p)
     _compare_args(p)
 
 
@@ -370,6 +402,7 @@ def cmd_reproduce(args: argparse.Namespace, repo: Path) -> int:
         results_root=args.results_dir,
         verbose=args.verbose,
         allow_unrecorded=args.allow_unrecorded,
+        image=guest_image_arg(args),
     )
     console = _stdout_console()
     with open_results(args.results) as original:
@@ -482,6 +515,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", "-v", action="store_true")
     p = sub.add_parser("shell", help="an interactive guest on the series' kernel")
     _series_args(p)
+    _image_args(p)
     p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
     return parser
 
@@ -592,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
             verbose=getattr(args, "verbose", False),
             jobs=getattr(args, "jobs", None) or host_cpus(),
             rerun_failures=getattr(args, "rerun_failures", False),
+            image=guest_image_arg(args) if args.command in ("run", "test", "shell") else None,
         )
         if args.command == "check-patches" and args.all_series:
             return int(check_every_series(opts, repo))

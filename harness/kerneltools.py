@@ -11,12 +11,30 @@ from harness.hostdeps import find_clang
 from harness.runner import Runner
 from harness.series import KNOWN_TOOLS as KNOWN
 
+# bpftool without a JIT disassembler (LLVM or libbfd): no test dumps JITed code, and
+# without one the binary needs only libelf, zlib and libc, which every guest image
+# has; a host's libLLVM-<N> would make it fail in a vm-images guest (--image).
+NO_DISASSEMBLER = (
+    "feature-llvm=0",
+    "feature-libbfd=0",
+    "feature-libbfd-liberty=0",
+    "feature-libbfd-liberty-z=0",
+)
+_FLAGS_STAMP = ".harness-make-flags"
+
 
 def build_bpftool(worktree: Path, build_dir: Path, runner: Runner, log: Path) -> Path:
-    """tools/bpf/bpftool of the tree, out of tree under <build>/tools/bpftool/."""
+    """tools/bpf/bpftool of the tree, out of tree under <build>/tools/bpftool/. Built
+    again from scratch when it was built with other feature flags (its Makefile
+    relinks on changed objects only)."""
     out = build_dir / "tools" / "bpftool"
+    stamp = out / _FLAGS_STAMP
+    flags = " ".join(NO_DISASSEMBLER)
+    if out.is_dir() and (not stamp.is_file() or stamp.read_text() != flags):
+        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     cmd = ["make", "-s", "-C", str(worktree / "tools/bpf/bpftool"), f"OUTPUT={out}/", f"-j{jobs()}"]
+    cmd += NO_DISASSEMBLER
     clang = find_clang()
     if clang:
         cmd.append(f"CLANG={clang}")
@@ -29,6 +47,7 @@ def build_bpftool(worktree: Path, build_dir: Path, runner: Runner, log: Path) ->
     if proc.returncode != 0 or not binary.exists():
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise InfraError(f"building bpftool from {worktree} failed; log: {log}\n{tail}")
+    stamp.write_text(flags)
     return binary
 
 

@@ -24,6 +24,7 @@ from harness import (
     bpf_selftests,
     bpfprogs,
     build,
+    guest_image,
     hostdeps,
     inputs,
     kerneltools,
@@ -47,6 +48,7 @@ from harness.errors import (
     UsageError,
     unexpected,
 )
+from harness.guest_image import GuestImage, GuestView, host_view, image_view
 from harness.paths import CacheLayout, new_results_dir, point_latest, run_stamp
 from harness.pytest_status import NO_TESTS_COLLECTED, pytest_error
 from harness.runner import Runner
@@ -110,6 +112,8 @@ class Options:
     # the tests that failed, run once more in one fresh guest: passing then is "flaky"
     # (harness.rerun); `run`/`test` --rerun-failures, on in `harness check`'s VM runs
     rerun_failures: bool = False
+    # the guest's root filesystem: a vm-images/build-rootfs.sh image; None: the host's
+    image: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,8 @@ class Pipeline:
         self.runner = Runner()
         self.host_check = host_check
         self.known = Catalog(repo)  # only the series asked for are read
+        # a bad image is refused here (exit 2), before anything is imported or built
+        self.image = None if opts.image is None else GuestImage.load(opts.image)
         names = list(self.known) if opts.all_series else opts.series
         self.stack: list[Series] = resolve(names, self.known)
         self.extra_config = [f for f in opts.extra_config if f not in config_fragments(self.stack)]
@@ -233,6 +239,7 @@ class Pipeline:
             jobs=o.jobs,
             timeout=o.timeout,
             boot_timeout=o.boot_timeout,
+            guest_image=None if self.image is None else self.image.image_id,
             harness_commit=commit,
             harness_dirty=dirty,
         ).to_dict()
@@ -361,30 +368,35 @@ class Pipeline:
                     prog_tests, worktree, build_dir, built_tools.get("bpftool")
                 )
 
+        if self.image is not None:
+            guest_image.check_libraries(self.image, built_tools)
+
         def guest(
             results: Path,
             suites: Iterable[str] = (),
             ksft_names: Iterable[str] = (),
             units: Path | None = None,
         ) -> list[str]:
-            """The guest runner's command line, for the given tests."""
+            """The guest runner's command line, for the given tests, in a guest whose
+            writable directory is ``results``."""
+            view = self.guest_view(results)
             cmd = [
-                sys.executable,
+                view.python,
                 "-m",
                 "harness.guest",
                 "--results",
-                str(results),
+                view.path(results),
                 "--bpf-objdir",
-                str(objdir),
+                view.path(objdir),
                 "--kernel-tree",
-                str(worktree),
+                view.path(worktree),
             ]
             for suite in suites:
                 cmd += ["--suite", suite]
             if units is not None:
-                cmd += ["--units", str(units)]
+                cmd += ["--units", view.path(units)]
             for name, path in built_tools.items():
-                cmd += ["--tool", f"{name}={path}"]
+                cmd += ["--tool", f"{name}={view.path(path)}"]
             for name in ksft_names:
                 cmd += ["--kselftest", name]
             extra = list(self.opts.pytest_args)
@@ -449,7 +461,10 @@ class Pipeline:
         why = ""
         try:
             res = self.boot_guest(
-                build_dir, guest(out, units=todo.write(out)), console=out / "console.log"
+                build_dir,
+                guest(out, units=todo.write(out)),
+                console=out / "console.log",
+                writable=out,
             )
             if res.pytest_exit not in (0, 1):
                 why = f"pytest exit {res.pytest_exit} in the rerun guest, see {res.console}"
@@ -521,10 +536,23 @@ class Pipeline:
             self.opts.timeout or run_to,
         )
 
-    def vm_spec(self, bzimage: Path, accel: str, rwdirs: tuple[Path, ...]) -> vm.VmSpec:
+    def guest_view(self, writable: Path | None) -> GuestView:
+        """How a guest whose one writable directory is ``writable`` sees the host: the
+        host's root, or the --image with the checkout and the stack mounted into it."""
+        if self.image is None:
+            return host_view(self.repo, writable)
+        return image_view(self.image, self.repo, writable, self.cache.stack(self.work_key))
+
+    def vm_spec(self, bzimage: Path, accel: str, view: GuestView) -> vm.VmSpec:
         """The guest as the stack's series.toml ``[vm]`` tables shape it."""
         shape = stack_vm_shape(self.stack)
-        spec = vm.VmSpec(bzimage=bzimage, accel=accel, rwdirs=rwdirs, cwd=self.repo)
+        spec = vm.VmSpec(
+            bzimage=bzimage,
+            accel=accel,
+            mounts=view.mounts,
+            cwd=view.cwd,
+            root=None if view.image is None else view.image.root,
+        )
         return dataclasses.replace(
             spec,
             cpus=shape.cpus or spec.cpus,
@@ -534,7 +562,7 @@ class Pipeline:
 
     def _fits(self, build_dir: Path, guest: list[str]) -> bool:
         plan = self.vm_plan(build_dir)
-        spec = self.vm_spec(plan.bzimage, plan.accel, (self.results,))
+        spec = self.vm_spec(plan.bzimage, plan.accel, self.guest_view(self.results))
         fits, _ = vm.cmdline_fits(vm.vng_command(spec, shlex.join(guest)))
         return fits
 
@@ -544,14 +572,16 @@ class Pipeline:
         guest: list[str],
         tweak: Callable[[vm.VmSpec], vm.VmSpec] | None = None,
         console: Path | None = None,
+        writable: Path | None = None,
     ) -> vm.VmResult:
         """Boot the built kernel and run ``guest`` (a command that prints the
         harness.markers lines) in it; the console goes to the results, its splats
         to the report. Raises InfraError when the VM hung or died without a splat.
         ``tweak`` adjusts the VM (bench: one vCPU, QEMU's -icount); ``console``: where
-        the console goes (default: the results' console.log)."""
+        the console goes (default: the results' console.log); ``writable``: the guest's
+        writable directory (default: the results)."""
         plan = self.vm_plan(build_dir)
-        spec = self.vm_spec(plan.bzimage, plan.accel, (self.results,))
+        spec = self.vm_spec(plan.bzimage, plan.accel, self.guest_view(writable or self.results))
         if tweak is not None:
             spec = tweak(spec)
         cmd = vm.vng_command(spec, shlex.join(guest))
@@ -596,7 +626,7 @@ class Pipeline:
         for shard in plan:
             out = self.results / shard.name
             out.mkdir()
-            spec = self.vm_spec(vmp.bzimage, vmp.accel, (out,))
+            spec = self.vm_spec(vmp.bzimage, vmp.accel, self.guest_view(out))
             cmd = vm.vng_command(spec, shlex.join(guest(out, shard)))
             fits, length = vm.cmdline_fits(cmd)
             if not fits and length is not None:
@@ -858,11 +888,12 @@ class Pipeline:
         objdir = self.cache.bpf(self.work_key)
         bpfprogs.compile_suites(self.repo, self.suites, wt, objdir, self.runner)
         suites = " ".join(f"selftests/{s}" for s in self.suites)
+        view = self.guest_view(None)
         progress(
-            f"    in the guest: XDP_SELFTEST_BPF_OBJDIR={objdir} XDP_SELFTEST_KERNEL_TREE={wt} "
-            f"{sys.executable} -m pytest -v {suites}"
+            f"    in the guest: XDP_SELFTEST_BPF_OBJDIR={view.path(objdir)} "
+            f"XDP_SELFTEST_KERNEL_TREE={view.path(wt)} {view.python} -m pytest -v {suites}"
         )
-        spec = self.vm_spec(bzimage, decision.accel, ())
+        spec = self.vm_spec(bzimage, decision.accel, view)
         # vng (and QEMU under it) inherit the stack's lock: held while the guest runs.
         os.set_inheritable(self._stack_fd, True)
         return vm.interactive(vm.vng_command(spec))

@@ -18,6 +18,7 @@ from typing import Any
 
 from harness import inputs
 from harness.errors import ExitCode, UsageError
+from harness.guest_image import GuestImage
 from harness.paths import CacheLayout
 from harness.pipeline import Options, Pipeline
 from harness.results_load import LoadedResults, open_results
@@ -47,6 +48,7 @@ class Overrides:
     results_root: Path | None = None
     verbose: bool = False
     allow_unrecorded: bool = False
+    image: Path | None = None  # the guest image to boot (vm-images/build-rootfs.sh)
 
 
 @dataclass
@@ -113,6 +115,7 @@ def _unrecorded_plan(
         verbose=ov.verbose,
         jobs=ov.jobs or 1,
         expected_base=base,
+        image=ov.image,
     )
     return Plan(opts, warnings)
 
@@ -146,10 +149,23 @@ def plan(data: Mapping[str, Any], where: str, repo: Path, ov: Overrides) -> Plan
         )
     problems: list[str] = []
     warnings: list[str] = []
-    if recorded.guest_image is not None:
+    image = None if ov.image is None else GuestImage.load(ov.image)
+    if recorded.guest_image is not None and image is None:
         problems.append(
-            f"the run booted guest image {recorded.guest_image}; this harness boots the "
-            "host's userspace only"
+            f"the run booted guest image {recorded.guest_image}: pass --image DIR with an "
+            "image of that id (vm-images/build-rootfs.sh DIR builds one)"
+        )
+    elif recorded.guest_image is not None and image is not None:
+        if image.image_id != recorded.guest_image:
+            problems.append(
+                f"the run booted guest image {recorded.guest_image}, {image.root} is "
+                f"{image.image_id} (other package versions: compare the two "
+                "/etc/xdp-harness-image.json)"
+            )
+    elif image is not None:
+        warnings.append(
+            f"the run used the host's userspace, this one boots guest image {image.image_id} "
+            "(the same pinned pytest, scapy and pyroute2; other system tools)"
         )
     names = recorded.series_names
     try:
@@ -226,6 +242,7 @@ def plan(data: Mapping[str, Any], where: str, repo: Path, ov: Overrides) -> Plan
         pytest_args=list(recorded.pytest_args),
         jobs=ov.jobs or recorded.jobs,
         expected_base=base,
+        image=ov.image,
     )
     return Plan(opts, warnings)
 
@@ -248,6 +265,7 @@ def command_line(opts: Options) -> str:
         words += ["--timeout", str(opts.timeout)]
     if opts.boot_timeout is not None:
         words += ["--boot-timeout", str(opts.boot_timeout)]
+    words += ["--no-image"] if opts.image is None else ["--image", str(opts.image)]
     return shlex.join(words)
 
 

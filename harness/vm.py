@@ -17,6 +17,7 @@ from pathlib import Path
 import pexpect
 
 from harness.errors import InfraError
+from harness.guest_image import Mount
 from harness.markers import GUEST_DONE, GUEST_START
 
 __all__ = [
@@ -40,8 +41,9 @@ class VmSpec:
     accel: str  # kvm | tcg
     cpus: int = 2
     memory: str = "2G"
-    rwdirs: tuple[Path, ...] = ()
+    mounts: tuple[Mount, ...] = ()  # host directories the guest sees (see guest_image)
     cwd: Path | None = None
+    root: Path | None = None  # the guest's root filesystem (vng --root); None: the host's
     network_loop: bool = True  # two virtio NICs joined by a QEMU hub
     append: tuple[str, ...] = ("printk.time=1",)
     qemu_opts: tuple[str, ...] = ()  # extra QEMU arguments, e.g. "-icount shift=0,sleep=off"
@@ -74,8 +76,12 @@ def vng_command(spec: VmSpec, exec_cmd: str | None = None) -> list[str]:
     cmd += [f"--qemu-opts={opt}" for opt in spec.qemu_opts]
     if spec.network_loop:
         cmd += ["--network", "loop"]
-    for d in spec.rwdirs:
-        cmd += ["--rwdir", str(d)]
+    if spec.root is not None:
+        cmd += ["--root", str(spec.root)]
+    # vng mounts every --rwdir before every --rodir, whatever their order here
+    for m in spec.mounts:
+        where = str(m.host) if m.guest == str(m.host) else f"{m.guest}={m.host}"
+        cmd += ["--rwdir" if m.writable else "--rodir", where]
     if spec.cwd is not None:
         cmd += ["--cwd", str(spec.cwd)]
     for a in spec.append:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 from harness.build import STAMP
+from harness.guest_image import MANIFEST, MOUNTPOINTS, VENV_PYTHON
 from harness.paths import CacheLayout
 from harness.runner import Runner
 from harness.source import tree_source
@@ -145,11 +147,11 @@ DRY_RUN = 'for a in "$@"; do [ "$a" = --dry-run ] && exit 0; done\n'
 
 def fake_vng(bindir: Path, body: str) -> Path:
     """A vng on PATH (prepend bindir) that finds the results dir in its --rwdir argument
-    ($RES) and plays a guest with body."""
+    ($RES, the host side of a GUEST=HOST pair) and plays a guest with body."""
     bindir.mkdir(parents=True, exist_ok=True)
     return script(
         bindir / "vng",
-        DRY_RUN + 'while [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=$2; shift; done\n' + body,
+        DRY_RUN + 'while [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=${2#*=}; shift; done\n' + body,
     )
 
 
@@ -170,3 +172,22 @@ def built_stack(tmp_path: Path, stack: str) -> tuple[Path, CacheLayout, str]:
     (build_dir / STAMP).write_text("{}")
     (build_dir / ".config").write_text("CONFIG_NET=y\n")
     return tree, cache, key
+
+
+def make_image(
+    root: Path, image_id: str = "bookworm-0123456789ab", libs: tuple[str, ...] = ()
+) -> Path:
+    """What vm-images/build-rootfs.sh leaves: the manifest, the venv's python, the mount
+    points, and the given shared libraries."""
+    (root / "etc").mkdir(parents=True)
+    (root / MANIFEST).write_text(json.dumps({"image_id": image_id}))
+    python = root / VENV_PYTHON.lstrip("/")
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    for m in MOUNTPOINTS:
+        (root / m.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    libdir = root / "usr/lib/x86_64-linux-gnu"
+    libdir.mkdir(parents=True)
+    for lib in libs:
+        (libdir / lib).write_text("")
+    return root

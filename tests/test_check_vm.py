@@ -32,13 +32,16 @@ def _suite(case: str) -> str:
 
 # patch 1 passes; patch 2 fails, then passes in the rerun guest; patch 3 fails twice
 GUEST = (
-    'echo "$RES" >> "$(dirname "$RES")/boots"\n'
+    # the rerun guest's one writable directory is <results>/rerun
+    'case "$RES" in */rerun) RUN=$(dirname "$RES");; *) RUN=$RES;; esac\n'
+    'echo "$RUN" >> "$(dirname "$RUN")/boots"\n'
     "echo 'harness-guest: start'\n"
-    'if [ -f "$RES/rerun/units.json" ]; then\n'
-    '  case "$RES" in *vm-0003) J=fail;; *) J=pass;; esac; OUT="$RES/rerun"\n'
+    'if [ -f "$RES/units.json" ] && [ "$RES" != "$RUN" ]; then\n'
+    '  case "$RUN" in *vm-0003) J=fail;; *) J=pass;; esac\n'
     "else\n"
-    '  case "$RES" in *vm-0001) J=pass;; *) J=fail;; esac; OUT="$RES"\n'
+    '  case "$RUN" in *vm-0001) J=pass;; *) J=fail;; esac\n'
     "fi\n"
+    "OUT=$RES\n"
     f"if [ $J = pass ]; then echo '{_suite(PASS)}' > \"$OUT/junit.xml\"; "
     "echo 'harness-guest: pytest exit 0'; "
     f"else echo '{_suite(FAIL)}' > \"$OUT/junit.xml\"; echo 'harness-guest: pytest exit 1'; fi\n"

@@ -44,11 +44,12 @@ BAD_AGAIN = (
 def _guest(first: str, again: str, again_exit: int = 1) -> str:
     """A fake guest: the first boot writes `first`; a boot with rerun/units.json (the
     rerun) writes `again` into rerun/, and counts the boots."""
+    # the rerun guest's one writable directory is <results>/rerun
     return (
-        'echo boot >> "$RES/boots"\n'
+        'echo boot >> "${RES%/rerun}/boots"\n'
         "echo 'harness-guest: start'\n"
-        'if [ -f "$RES/rerun/units.json" ]; then\n'
-        f"  echo '{again}' > \"$RES/rerun/junit.xml\"\n"
+        'if [ "${RES%/rerun}" != "$RES" ] && [ -f "$RES/units.json" ]; then\n'
+        f"  echo '{again}' > \"$RES/junit.xml\"\n"
         f"  echo 'harness-guest: pytest exit {again_exit}'\n"
         "else\n"
         f"  echo '{first}' > \"$RES/junit.xml\"\n"
@@ -135,10 +136,11 @@ def test_rerun_splat_counts(
     harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     body = _guest(_junit(OK, BAD), _junit(GOOD_AGAIN)).replace(
-        "if [ -f",
-        '[ -f "$RES/rerun/units.json" ] && echo \'[    5.0] WARNING: CPU: 0 PID: 9 '
-        "at net/core/dev.c:10 f+0x1/0x2'\nif [ -f",
+        "else\n",  # the end of the rerun guest's branch
+        "  echo '[    5.0] WARNING: CPU: 0 PID: 9 at net/core/dev.c:10 f+0x1/0x2'\nelse\n",
+        1,
     )
+    assert "WARNING" in body
     code, p = _run(harness_repo, tmp_path, monkeypatch, body)
     assert code == ExitCode.FAILED
     assert [(s.kind, s.guest) for s in p.report.splats] == [("WARNING", "rerun")]

@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from helpers import DRY_RUN, make_series
+from helpers import DRY_RUN, make_image, make_series
 
 from harness.errors import ExitCode
 from harness.paths import CacheLayout
@@ -29,7 +29,7 @@ def _fake_vng(bindir: Path, body: str) -> None:
     script.write_text(
         "#!/bin/bash\n"
         + DRY_RUN
-        + 'while [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=$2; shift; done\n'
+        + 'while [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=${2#*=}; shift; done\n'
         + body
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
@@ -181,3 +181,60 @@ def test_the_verdict_says_what_the_exit_code_says(harness_repo: Path, tmp_path: 
     p.report.splats = [Splat(kind="panic", line=9, text="Kernel panic - not syncing: VFS")]
     assert p._fail(GuestInitFailed("could not start its init")) == ExitCode.INFRA
     assert p.report.verdict == "ERROR: infrastructure"
+
+
+def test_an_image_guest_gets_the_image_and_the_paths_it_mounts(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--image: vng boots the image's root with the checkout, the stack and the results
+    mounted at its mount points, and the guest is handed those paths, run by the
+    image's python; results.json names the image."""
+
+    from harness.guest_image import GUEST_RESULTS, GUEST_STACK, VENV_PYTHON
+
+    image = make_image(tmp_path / "img", image_id="bookworm-feedfacecafe")
+    make_series(harness_repo, "baseline", selftests=("baseline",))
+    _fake_vng(
+        tmp_path / "bin",
+        "echo 'harness-guest: start'\n"
+        f"echo '{JUNIT_PASS}' > \"$RES/junit.xml\"\n"
+        "echo 'harness-guest: pytest exit 0'\n",
+    )
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    opts = Options(
+        command="test",
+        series=["baseline"],
+        accel="tcg",
+        results_root=tmp_path / "results",
+        image=image,
+    )
+    cache = CacheLayout(tmp_path / "cache")
+    p = Pipeline(opts, harness_repo, cache)
+    assert p.report.inputs["guest_image"] == "bookworm-feedfacecafe"
+    p.results.mkdir(parents=True)
+    build = cache.build(p.work_key)
+    (build / "arch/x86/boot").mkdir(parents=True)
+    p.boot_and_test(cache.worktree(p.work_key), build)
+    assert [t.outcome for t in p.report.tests] == ["passed"]
+    vng = shlex.split(next(line for line in p.runner.log.lines if "vng --run" in line))
+    assert vng[vng.index("--root") + 1] == str(image.resolve())
+    assert vng[vng.index("--rwdir") + 1] == f"{GUEST_RESULTS}={p.results}"
+    rodirs = {vng[i + 1] for i, a in enumerate(vng) if a == "--rodir"}
+    assert rodirs == {
+        f"/opt/xdp-harness/repo={harness_repo}",
+        f"{GUEST_STACK}={cache.stack(p.work_key)}",
+    }
+    guest = shlex.split(vng[-1])
+    assert guest[:3] == [VENV_PYTHON, "-m", "harness.guest"]
+    assert guest[guest.index("--results") + 1] == GUEST_RESULTS
+    assert guest[guest.index("--bpf-objdir") + 1] == f"{GUEST_STACK}/bpf"
+    assert guest[guest.index("--kernel-tree") + 1] == f"{GUEST_STACK}/src"
+
+
+def test_a_bad_image_is_refused_before_anything_runs(harness_repo: Path, tmp_path: Path) -> None:
+    from harness.errors import UsageError
+
+    make_series(harness_repo, "baseline", selftests=("baseline",))
+    opts = Options(command="test", series=["baseline"], image=tmp_path / "no-image")
+    with pytest.raises(UsageError, match=r"guest image .*no-image does not exist"):
+        Pipeline(opts, harness_repo, CacheLayout(tmp_path / "cache"))

@@ -88,7 +88,7 @@ def test_the_proofs_suite_and_the_extra_command_line_reach_the_guest(
     p = Pipeline(opts, harness_repo, CacheLayout(tmp_path))
     assert p.suites == ["proofs"]
     assert p.opts.debug_config
-    spec = p.vm_spec(tmp_path / "bzImage", "tcg", ())
+    spec = p.vm_spec(tmp_path / "bzImage", "tcg", p.guest_view(None))
     assert spec.append[-1] == "rootfstype=nonexistentfs"
 
 

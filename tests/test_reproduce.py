@@ -10,14 +10,21 @@ from typing import Any
 
 import pytest
 from compare_data import BASE_COMMIT, bench_results, run_results, write_results
-from helpers import init_repo, make_series, patch_text
+from helpers import init_repo, make_image, make_series, patch_text
 
 from harness import inputs
 from harness.cli import main
 from harness.errors import ExitCode
 from harness.paths import CacheLayout
 from harness.pipeline import Options, Pipeline
-from harness.reproduce import NotRecorded, Overrides, ReproduceRefused, plan, reproduce
+from harness.reproduce import (
+    NotRecorded,
+    Overrides,
+    ReproduceRefused,
+    command_line,
+    plan,
+    reproduce,
+)
 from harness.results_load import LoadedResults, open_results
 
 
@@ -143,11 +150,26 @@ def test_an_unknown_series_is_refused(repo: Path, tmp_path: Path) -> None:
         plan(data, "A", repo, Overrides())
 
 
-def test_a_guest_image_is_refused(repo: Path, tmp_path: Path) -> None:
+def test_a_run_on_an_image_needs_that_image(repo: Path, tmp_path: Path) -> None:
     data = _recorded(repo, tmp_path, {})
     data["inputs"]["guest_image"] = "bookworm-48112e6c8f65"
-    with pytest.raises(ReproduceRefused, match="guest image bookworm-48112e6c8f65"):
+    with pytest.raises(ReproduceRefused, match="booted guest image bookworm-48112e6c8f65: pass"):
         plan(data, "A", repo, Overrides())
+    other = make_image(tmp_path / "other", image_id="bookworm-000000000000")
+    with pytest.raises(ReproduceRefused, match="is bookworm-000000000000"):
+        plan(data, "A", repo, Overrides(image=other))
+    same = make_image(tmp_path / "same", image_id="bookworm-48112e6c8f65")
+    p = plan(data, "A", repo, Overrides(image=same))
+    assert p.opts.image == same
+    assert "--image" in command_line(p.opts)
+
+
+def test_a_host_root_run_reproduced_on_an_image_warns(repo: Path, tmp_path: Path) -> None:
+    data = _recorded(repo, tmp_path, {})
+    img = make_image(tmp_path / "img", image_id="bookworm-48112e6c8f65")
+    p = plan(data, "A", repo, Overrides(image=img))
+    assert any("host's userspace, this one boots guest image" in w for w in p.warnings)
+    assert p.opts.image == img
 
 
 def test_a_changed_manifest_only_warns(repo: Path, tmp_path: Path) -> None:

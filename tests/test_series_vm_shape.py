@@ -74,7 +74,7 @@ def test_the_guest_gets_the_stacks_shape(harness_repo: Path, tmp_path: Path) -> 
     _series(harness_repo, "big", 'cpus = 3\nmemory = "3G"\nappend = ["nokaslr"]\n', "baseline")
     opts = Options(command="run", series=["big"], results_root=tmp_path / "r")
     p = Pipeline(opts, harness_repo, CacheLayout(tmp_path / "c"), host_check=lambda s: None)
-    spec = p.vm_spec(Path("/bz"), "tcg", (tmp_path,))
+    spec = p.vm_spec(Path("/bz"), "tcg", p.guest_view(tmp_path))
     cmd = vm.vng_command(spec, "true")
     assert cmd[cmd.index("--cpus") + 1] == "3"
     assert cmd[cmd.index("--memory") + 1] == "3072M"
@@ -84,10 +84,11 @@ def test_the_guest_gets_the_stacks_shape(harness_repo: Path, tmp_path: Path) -> 
         "--append",
         "nokaslr",
     ]
-    plain = Pipeline(
+    base = Pipeline(
         Options(command="run", series=["baseline"], results_root=tmp_path / "r"),
         harness_repo,
         CacheLayout(tmp_path / "c"),
         host_check=lambda s: None,
-    ).vm_spec(Path("/bz"), "tcg", ())
+    )
+    plain = base.vm_spec(Path("/bz"), "tcg", base.guest_view(None))
     assert (plain.cpus, plain.memory, plain.append) == (2, "2G", ("printk.time=1",))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.guest_image import Mount
 from harness.vm import VmSpec, vng_command
 
 BZ = Path("/cache/build/xdp/arch/x86/boot/bzImage")
@@ -48,7 +49,10 @@ def test_rwdirs_cwd_exec_and_no_network() -> None:
         accel="kvm",
         cpus=1,
         memory="1G",
-        rwdirs=(Path("/results/r1"), Path("/tmp/x")),
+        mounts=(
+            Mount(Path("/results/r1"), "/results/r1", True),
+            Mount(Path("/tmp/x"), "/tmp/x", True),
+        ),
         cwd=Path("/work/main"),
         network_loop=False,
         append=("printk.time=1", "panic=-1"),
@@ -61,6 +65,28 @@ def test_rwdirs_cwd_exec_and_no_network() -> None:
     assert _pairs(cmd, "--memory") == ["1G"]
     assert _pairs(cmd, "--append") == ["printk.time=1", "panic=-1"]
     assert cmd[-2:] == ["--exec", "python3 -m harness.guest --suite baseline"]
+
+
+def test_image_root_and_guest_host_mount_pairs() -> None:
+    spec = VmSpec(
+        bzimage=BZ,
+        accel="tcg",
+        root=Path("/img"),
+        mounts=(
+            Mount(Path("/work/main"), "/opt/xdp-harness/repo", False),
+            Mount(Path("/res/r1"), "/opt/xdp-harness/results", True),
+        ),
+        cwd=Path("/img/opt/xdp-harness/repo"),
+    )
+    cmd = vng_command(spec)
+    assert _pairs(cmd, "--root") == ["/img"]
+    assert _pairs(cmd, "--rodir") == ["/opt/xdp-harness/repo=/work/main"]
+    assert _pairs(cmd, "--rwdir") == ["/opt/xdp-harness/results=/res/r1"]
+    assert _pairs(cmd, "--cwd") == ["/img/opt/xdp-harness/repo"]
+
+
+def test_host_root_has_no_root_option() -> None:
+    assert "--root" not in vng_command(VmSpec(bzimage=BZ, accel="tcg"))
 
 
 def test_extra_qemu_options_one_argument_each() -> None:

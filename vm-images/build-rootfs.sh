@@ -27,7 +27,12 @@ SUITE=bookworm
 VARIANT=minbase
 # What the guest needs:
 #  - tests: python3 (+venv), iproute2 (ip, tc), bpftool, libbpf1 (loaded by
-#    selftests/xdplib/bpfobj.py through ctypes), ethtool, kmod
+#    selftests/xdplib/bpfobj.py through ctypes), ethtool, kmod. libbpf1 brings
+#    libelf1 and zlib1g: with libc, all that the bpftool and test_progs the
+#    harness builds from the tree need (it builds bpftool without a JIT
+#    disassembler, and checks each built tool's libraries against the image
+#    before a boot); procps (sysctl) and iputils-ping: upstream's XDP
+#    prog_tests run both (xdp_do_redirect, xdp_veth_redirect)
 #  - virtme-ng with --root: /bin/sh, mount, mkdir (the init= one-liner that
 #    mounts /run, /dev and the guest tools), bash (virtme-ng-init runs the
 #    --exec script with it), an existing /etc/fstab (a bind-mount target),
@@ -37,13 +42,15 @@ VARIANT=minbase
 #    virtme-ng-init itself comes from the host's virtme-ng, over 9p; it is
 #    not installed in the image. minbase already has bash, coreutils, mount,
 #    util-linux.
-PACKAGES=(python3 python3-venv iproute2 bpftool libbpf1 ethtool kmod udev systemd-standalone-tmpfiles)
-PIP_PACKAGES=(pytest scapy pyroute2)
+PACKAGES=(python3 python3-venv iproute2 bpftool libbpf1 ethtool kmod udev systemd-standalone-tmpfiles
+          procps iputils-ping)
+# PyYAML: the kernel's ynl (tools/net/ynl), which the in-tree Python kselftests use
+PIP_PACKAGES=(pytest scapy pyroute2 PyYAML)
 VENV=/opt/xdp-harness/venv
-# Empty directories the harness can mount the repo, its results and the BPF
-# objects on (`--rodir /opt/xdp-harness/repo=HOSTPATH`): the guest root is
+# Empty directories the harness mounts the checkout, a guest's results and the
+# stack's cache directory (kernel tree, build, tools, BPF objects) on (`--rodir /opt/xdp-harness/repo=HOSTPATH`): the guest root is
 # read-only, so a mount point has to exist in it beforehand.
-MOUNTPOINTS=(/opt/xdp-harness/repo /opt/xdp-harness/results /opt/xdp-harness/bpf)
+MOUNTPOINTS=(/opt/xdp-harness/repo /opt/xdp-harness/results /opt/xdp-harness/stack)
 MANIFEST=/etc/xdp-harness-image.json
 STATE=/var/lib/xdp-harness
 
@@ -202,7 +209,7 @@ else
   rm -rf "$DIR/run/xdp-harness-pip"
   # bytecode is written now, as the guest root is read-only at run time
   in_chroot "$VENV/bin/python" -m compileall -q "$VENV/lib" >/dev/null || true
-  in_chroot "$VENV/bin/python" -c "import pytest, scapy.layers.inet, pyroute2" \
+  in_chroot "$VENV/bin/python" -c "import pytest, scapy.layers.inet, pyroute2, yaml" \
     || die "the venv does not import ${PIP_PACKAGES[*]}"
   echo "$pip_inputs" >"$DIR$STATE/venv.done"
 fi
