@@ -163,6 +163,7 @@ class Pipeline:
         self.work_key = self.key
         self._stack_fd = -1
         self._locks = contextlib.ExitStack()
+        self._accel_decision: accel.AccelDecision | None = None
         self.report = report.RunReport(
             run_id=self.run_id,
             command=shlex.join(["harness", *sys.argv[1:]]) if sys.argv else opts.command,
@@ -329,6 +330,12 @@ class Pipeline:
         return wt_path, build_dir, head
 
     def _accel(self, bzimage: Path) -> accel.AccelDecision:
+        """KVM or TCG, decided (and said) once per run."""
+        if self._accel_decision is None:
+            self._accel_decision = self._decide_accel(bzimage)
+        return self._accel_decision
+
+    def _decide_accel(self, bzimage: Path) -> accel.AccelDecision:
         probe_spec = vm.VmSpec(bzimage=bzimage, accel="kvm", network_loop=False, cpus=1)
         decision = accel.decide(
             self.opts.accel,

@@ -238,3 +238,24 @@ def test_a_bad_image_is_refused_before_anything_runs(harness_repo: Path, tmp_pat
     opts = Options(command="test", series=["baseline"], image=tmp_path / "no-image")
     with pytest.raises(UsageError, match=r"guest image .*no-image does not exist"):
         Pipeline(opts, harness_repo, CacheLayout(tmp_path / "cache"))
+
+
+def test_the_accelerator_is_decided_and_said_once_per_run(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every guest of a run asks for the plan (its command line's length, the boot,
+    the rerun); the probe and its warning happen once."""
+    from harness import accel
+
+    make_series(harness_repo, "baseline", selftests=("baseline",))
+    calls: list[str] = []
+
+    def decide(requested: str, *args: object, **kw: object) -> accel.AccelDecision:
+        calls.append(requested)
+        return accel.AccelDecision("tcg", "KVM probe failed: test")
+
+    monkeypatch.setattr(accel, "decide", decide)
+    p = Pipeline(Options(command="test", series=["baseline"]), harness_repo, CacheLayout(tmp_path))
+    first, second = p.vm_plan(tmp_path / "build"), p.vm_plan(tmp_path / "build")
+    assert first.accel == second.accel == "tcg"
+    assert calls == ["auto"]
