@@ -120,6 +120,11 @@ class RunReport:
             )
         if self.accel:
             lines.append(f"  accel    {self.accel.get('accel')} ({self.accel.get('reason')})")
+        image = self.inputs.get("guest_image")
+        if self.inputs:
+            lines.append(
+                f"  guest    image {image} (vm-images)" if image else "  guest    the host's root"
+            )
         if self.timings:
             lines.append(
                 "  timings  " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())

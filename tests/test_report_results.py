@@ -113,3 +113,13 @@ def test_summary_of_an_error_run(tmp_path: Path) -> None:
         f"  results  {tmp_path}",
         "ERROR: infrastructure (exit 3)",
     ]
+
+
+def test_summary_names_the_guest_userspace(tmp_path: Path) -> None:
+    rep = _report()
+    assert not any(ln.startswith("  guest ") for ln in rep.summary_text(tmp_path).splitlines())
+    rep.inputs = {"guest_image": None}
+    assert "  guest    the host's root" in rep.summary_text(tmp_path).splitlines()
+    rep.inputs = {"guest_image": "bookworm-e94ac6490cee"}
+    lines = rep.summary_text(tmp_path).splitlines()
+    assert lines[3] == "  guest    image bookworm-e94ac6490cee (vm-images)"
