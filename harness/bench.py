@@ -217,7 +217,8 @@ class Bench:
         """Build (or reuse) the kernel; bpftool and the program for it."""
         p = self.pipelines[k.label]
         progress(f"==> {k.label} kernel: {' + '.join(s.name for s in p.stack)}")
-        wt, build_dir, _, _ = p.prepare_kernel()  # holds the stack's lock until p.close()
+        kernel = p.prepare_kernel()  # holds the stack's lock until p.close()
+        wt, build_dir = kernel.worktree, kernel.build_dir
         with p.stage("tools"):
             bpftool = kerneltools.build_bpftool(
                 wt, build_dir, p.runner, p.results / "bpftool-build.log"

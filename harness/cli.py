@@ -15,6 +15,7 @@ from rich.console import Console
 from harness import __version__, bisect_cli, bundle, compare_render, proofs, reproduce
 from harness.bench import BASE_SERIES, Bench, BenchOptions
 from harness.check_intake import CheckOptions
+from harness.check_patches import check_patches
 from harness.check_posting import run_check
 from harness.errors import ExitCode, HarnessError, unexpected
 from harness.guest_image import IMAGE_ENV, config_path, default_image
@@ -561,7 +562,7 @@ def check_every_series(opts: Options, repo: Path) -> ExitCode:
     worst = ExitCode.OK
     for name in names:
         one = dataclasses.replace(opts, series=[name], all_series=False)
-        code = Pipeline(one, repo, CacheLayout(default_cache())).check_patches()
+        code = check_patches(Pipeline(one, repo, CacheLayout(default_cache())))
         result(f"check-patches {name}: exit {int(code)}")
         worst = max(worst, code, key=_GRAVITY.index)
     return worst
@@ -634,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "shell":
             return pipeline.shell()
         if args.command == "check-patches":
-            return int(pipeline.check_patches())
+            return int(check_patches(pipeline))
         code = pipeline.execute()
         if getattr(args, "bundle", False):
             _write_bundle(pipeline.results, repo)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 import os
 import re
 import shlex
@@ -24,13 +23,13 @@ from harness import (
     bpf_selftests,
     bpfprogs,
     build,
+    console_view,
     guest_image,
     hostdeps,
     inputs,
     kerneltools,
     kselftests,
     locks,
-    patchcheck,
     report,
     rerun,
     shards,
@@ -40,7 +39,6 @@ from harness import (
     vm,
 )
 from harness.errors import (
-    BrokenBuild,
     ExitCode,
     GuestInitFailed,
     HarnessError,
@@ -70,10 +68,6 @@ from harness.ui import progress, warn
 # Checks that every host tool the given stages need is installed (hostdeps.check).
 HostCheck = Callable[[Iterable[str]], None]
 
-_PYTEST_LINE = re.compile(
-    r"::|^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b|^={3,}|^(FAILED|ERROR) |^E  |^bench: "
-    r"|^kselftest/"
-)
 
 # Defaults per accelerator, in seconds: (boot to guest runner, whole VM run).
 TIMEOUTS = {"kvm": (90.0, 900.0), "tcg": (300.0, 2700.0)}
@@ -114,6 +108,21 @@ class Options:
     rerun_failures: bool = False
     # the guest's root filesystem: a vm-images/build-rootfs.sh image; None: the host's
     image: Path | None = None
+
+
+@dataclass(frozen=True)
+class KernelBuild:
+    """The kernel a run tests: its tree, build directory, commit and configuration
+    (None for `harness test`, which takes the kernel built before as it is)."""
+
+    worktree: Path
+    build_dir: Path
+    head: str
+    config: build.ConfigResult | None = None
+
+    @property
+    def bzimage(self) -> Path:
+        return self.build_dir / "arch/x86/boot/bzImage"
 
 
 @dataclass(frozen=True)
@@ -209,7 +218,8 @@ class Pipeline:
         finally:
             self.report.timings[name] = round(time.monotonic() - start, 2)
 
-    def _source(self) -> source.KernelSource:
+    def source_stage(self) -> source.KernelSource:
+        """The base, imported once per cache (under its lock), recorded in the report."""
         with locks.held(self.cache.source_lock, "the base import (another run is importing)"):
             if self.opts.kernel_tree is not None:
                 src = source.tree_source(self.opts.kernel_tree, self.cache, self.runner)
@@ -230,7 +240,7 @@ class Pipeline:
         tree = None if o.kernel_tree is None else o.kernel_tree.expanduser().resolve()
         return inputs.RunInputs(
             series=[inputs.series_record(s) for s in self.stack],
-            fragments=inputs.fragments_record(self._fragments()),
+            fragments=inputs.fragments_record(self.fragments()),
             debug_config=o.debug_config,
             kernel_tree=None if tree is None else str(tree),
             accel=o.accel,
@@ -245,22 +255,23 @@ class Pipeline:
             harness_dirty=dirty,
         ).to_dict()
 
-    def _key(self, source_id: str) -> str:
+    def stack_key_for(self, source_id: str) -> str:
         """The stack's directory in the cache, per base (Debian's, or a --kernel-tree)."""
         return self.key if source_id == "debian" else f"{source_id}/{self.key}"
 
-    def _fragments(self) -> list[Path]:
+    def fragments(self) -> list[Path]:
+        """The config fragments of this run, in the order they are merged."""
         names = ["base.config", *config_fragments(self.stack), *self.extra_config]
         if self.opts.debug_config:
             names.append("debug.config")
         return [self.repo / "kernel-config" / n for n in names]
 
     # -- stages ----------------------------------------------------------------
-    def prepare_kernel(self) -> tuple[Path, Path, str, build.ConfigResult]:
-        """source, apply, config, build: returns (worktree, build dir, head, config)."""
+    def prepare_kernel(self) -> KernelBuild:
+        """source, apply, config, build."""
         with self.stage("source"):
-            src = self._source()
-        key = self._key(src.source_id)
+            src = self.source_stage()
+        key = self.stack_key_for(src.source_id)
         self.lock_stack(key)
         with self.stage("apply"):
             wt = apply.prepare_worktree(src, self.stack, key, self.cache, self.runner)
@@ -270,7 +281,7 @@ class Pipeline:
             progress(f"    {wt.path} at {wt.head[:12]} ({state})")
         build_dir = self.cache.build(key)
         with self.stage("config"):
-            cfg = build.configure(wt.path, build_dir, self._fragments(), self.runner, head=wt.head)
+            cfg = build.configure(wt.path, build_dir, self.fragments(), self.runner, head=wt.head)
             for o in cfg.overrides:
                 progress(f"    note: fragment override {o}")
             self.report.config_hash = cfg.hash
@@ -291,13 +302,13 @@ class Pipeline:
                 progress("    up to date (same commit and config): nothing to build")
             else:
                 progress(f"    {res.bzimage} ({res.steps} build steps)")
-        return wt.path, build_dir, wt.head, cfg
+        return KernelBuild(wt.path, build_dir, wt.head, cfg)
 
-    def reuse_kernel(self) -> tuple[Path, Path, str]:
+    def reuse_kernel(self) -> KernelBuild:
         """harness test: the kernel built earlier for this stack, unchanged, and
         configured as asked (--debug-config or not). What is missing is said before
         the base is imported."""
-        key = self._key(source.source_id_for(self.opts.kernel_tree))
+        key = self.stack_key_for(source.source_id_for(self.opts.kernel_tree))
         self.lock_stack(key)
         wt_path, build_dir = self.cache.worktree(key), self.cache.build(key)
         bz = build_dir / "arch/x86/boot/bzImage"
@@ -307,7 +318,7 @@ class Pipeline:
             raise UsageError(
                 f"no built kernel for {self.key} in {build_dir}", f"run: {build_cmd}{debug}"
             )
-        if build.configured_with(build_dir, self._fragments()) is False:
+        if build.configured_with(build_dir, self.fragments()) is False:
             was = "without" if self.opts.debug_config else "with"
             raise UsageError(
                 f"the kernel built for {self.key} was configured {was} --debug-config "
@@ -316,7 +327,7 @@ class Pipeline:
                 "--debug-config to test the kernel that is built)",
             )
         with self.stage("source"):
-            src = self._source()
+            src = self.source_stage()
         head = self.runner.git(wt_path, "rev-parse", "HEAD")
         state = self.cache.worktree_state(key)
         if state.exists() and apply.series_digest(src, self.stack) not in state.read_text():
@@ -327,7 +338,7 @@ class Pipeline:
 
         self.report.config_hash = config_hash(cfg_path)
         shutil.copy(cfg_path, self.results / "config")
-        return wt_path, build_dir, head
+        return KernelBuild(wt_path, build_dir, head)
 
     def _accel(self, bzimage: Path) -> accel.AccelDecision:
         """KVM or TCG, decided (and said) once per run."""
@@ -728,22 +739,7 @@ class Pipeline:
             raise failure
 
     def _echo(self, line: str, guest: str = "") -> None:
-        """Live view: a line per test; kernel lines only with --verbose or if they splat.
-        ``guest``: the guest's name, before each of its lines when several run."""
-        pad = f"    [{guest}] " if guest else "    "
-        pieces, _ = splats.split_console(line)
-        for piece in pieces:
-            msg = splats._kernel_msg(piece)
-            if msg is not None:
-                if self.opts.verbose:
-                    progress(f"{pad}kernel| {piece}")
-                elif splats._classify(msg):
-                    progress(f"{pad}KERNEL| {piece}")
-                continue
-            if piece.startswith((vm.GUEST_START, vm.GUEST_DONE)) or not piece.strip():
-                continue
-            if self.opts.verbose or _PYTEST_LINE.search(piece):
-                progress(f"{pad}{piece}")
+        console_view.echo(line, self.opts.verbose, guest)
 
     # -- entry -----------------------------------------------------------------
     def _fail(self, exc: HarnessError) -> ExitCode:
@@ -759,7 +755,7 @@ class Pipeline:
         self.report.verdict = "ERROR: " + what
         return exc.exit_code
 
-    def _unexpected(self, exc: Exception) -> InfraError:
+    def unexpected(self, exc: Exception) -> InfraError:
         """An exception that is not a HarnessError, with its traceback in the results."""
         tb = self.results / "traceback.txt"
         try:
@@ -779,19 +775,16 @@ class Pipeline:
         code = ExitCode.OK
         try:
             self.check_host()
-            if self.opts.command == "test":
-                wt, build_dir, _ = self.reuse_kernel()
-            else:
-                wt, build_dir, _, _ = self.prepare_kernel()
+            kernel = self.reuse_kernel() if self.opts.command == "test" else self.prepare_kernel()
             if self.opts.command == "build":
                 self.report.verdict = "BUILT"
             else:
-                self.boot_and_test(wt, build_dir)
+                self.boot_and_test(kernel.worktree, kernel.build_dir)
                 code, self.report.verdict = report.verdict(self.report, self.opts.allow_skips)
         except HarnessError as exc:
             code = self._fail(exc)
         except Exception as exc:
-            code = self._fail(self._unexpected(exc))
+            code = self._fail(self.unexpected(exc))
         except KeyboardInterrupt:
             code = ExitCode.INFRA
             self.report.error = "interrupted"
@@ -805,92 +798,11 @@ class Pipeline:
         ui.result(self.report.summary_text(self.results))
         return code
 
-    def check_patches(self) -> ExitCode:
-        """Apply the last series of the stack one patch at a time; build and checkpatch each.
-
-        Exit 1 when checkpatch --strict finds something, 2 when a patch does not build
-        (BrokenBuild, as in `run`: the series' fault), 3 for the infrastructure."""
-        self.open_results()
-        target = self.stack[-1]
-        progress(
-            f"harness check-patches: {target.name} ({len(target.patches)} patches) "
-            f"-> {self.results}"
-        )
-        results: list[patchcheck.PatchResult] = []
-        code = ExitCode.OK
-        try:
-            self.check_host()
-            with self.stage("source"):
-                src = self._source()
-            # A stack of its own: stepping through the patches must not disturb the
-            # tree and kernel that run/test use (ccache makes the first build cheap).
-            key = self._key(src.source_id) + ".each-patch"
-            self.lock_stack(key)
-            build_dir = self.cache.build(key)
-            for i, patch in enumerate(target.patches, 1):
-                stack = [*self.stack[:-1], patchcheck.truncated(target, i)]
-                subject = target.patch_subject(patch)
-                progress(f"==> {i:04d} {subject}")
-                wt = apply.prepare_worktree(src, stack, key, self.cache, self.runner)
-                cfg = build.configure(
-                    wt.path, build_dir, self._fragments(), self.runner, head=wt.head
-                )
-                start = time.monotonic()
-                broken: BrokenBuild | None = None
-                try:
-                    build.build(
-                        wt.path,
-                        build_dir,
-                        wt.head,
-                        cfg,
-                        self.cache,
-                        self.runner,
-                        self.results / f"build-{i:04d}.log",
-                    )
-                except BrokenBuild as exc:
-                    broken = exc
-                seconds = time.monotonic() - start
-                cp = patchcheck.checkpatch(wt.path, patch, self.runner)
-                error = str(broken) if broken else ""
-                res = patchcheck.PatchResult(i, patch.name, subject, not error, seconds, error, cp)
-                results.append(res)
-                ui.result(res.line())
-                if cp.report:
-                    ui.result("    " + cp.report.replace("\n", "\n    "))
-                if broken:
-                    code = broken.exit_code
-                    ui.result("    " + error.replace("\n", "\n    "))
-                    break
-                if cp.errors or cp.warnings:
-                    code = ExitCode.FAILED
-        except HarnessError as exc:
-            code = exc.exit_code
-            progress(f"error: {exc}")
-        except Exception as exc:
-            code = ExitCode.INFRA
-            progress(f"error: {self._unexpected(exc)}")
-        except KeyboardInterrupt:
-            code = ExitCode.INFRA
-            progress("interrupted")
-        finally:
-            self.close()
-            self.runner.log.write(self.results / "commands.sh")
-            (self.results / "patches.json").write_text(
-                json.dumps([dataclasses.asdict(r) for r in results], indent=2)
-            )
-        built = sum(r.built for r in results)
-        ui.result(
-            f"\n{target.name}: {built}/{len(target.patches)} patches built on their own; "
-            f"checkpatch --strict: {sum(r.checkpatch.clean for r in results)} clean"
-        )
-        ui.result(("PASS" if code == ExitCode.OK else "FAIL") + f" (exit {int(code)})")
-        return code
-
     def shell(self) -> int:
         self.open_results()
         self.check_host()
-        wt, build_dir, _, _ = self.prepare_kernel()
-        bzimage = build_dir / "arch/x86/boot/bzImage"
+        kernel = self.prepare_kernel()
+        wt, bzimage = kernel.worktree, kernel.bzimage
         decision = self._accel(bzimage)
         objdir = self.cache.bpf(self.work_key)
         bpfprogs.compile_suites(self.repo, self.suites, wt, objdir, self.runner)

@@ -78,12 +78,12 @@ def split_console(console: str) -> tuple[list[str], list[int]]:
     return lines, origin
 
 
-def _kernel_msg(line: str) -> str | None:
+def kernel_message(line: str) -> str | None:
     m = _KLINE.match(line)
     return m.group("msg") if m else None
 
 
-def _classify(msg: str) -> str | None:
+def classify(msg: str) -> str | None:
     for kind, rx in PATTERNS:
         if rx.search(msg):
             return kind
@@ -97,29 +97,29 @@ def scan(console: str, context: int = 40) -> list[Splat]:
     found: list[Splat] = []
     i = 0
     while i < len(lines):
-        msg = _kernel_msg(lines[i])
-        kind = None if msg is None else _classify(msg)
+        msg = kernel_message(lines[i])
+        kind = None if msg is None else classify(msg)
         head = i
         if msg is not None and kind is None and _CUT_HERE.search(msg):
             kind = "WARNING"
             for j in range(i + 1, min(len(lines), i + 4)):
-                jm = _kernel_msg(lines[j])
+                jm = kernel_message(lines[j])
                 if jm is not None:
-                    if _classify(jm):
-                        kind, head = _classify(jm) or kind, j
+                    if classify(jm):
+                        kind, head = classify(jm) or kind, j
                     break
         if kind is None:
             i += 1
             continue
         end = min(len(lines), i + context)
         for j in range(i + 1, end):
-            jm = _kernel_msg(lines[j])
+            jm = kernel_message(lines[j])
             if jm is None or j == head:
                 continue
             if "---[ end " in jm:
                 end = j + 1
                 break
-            nxt = _classify(jm)
+            nxt = classify(jm)
             if _CUT_HERE.search(jm) or (nxt and not (nxt == "Oops" and kind in _OOPS_FOLLOWS)):
                 end = j  # the next report starts here
                 break

@@ -421,7 +421,7 @@ def test_both_kernels_are_built_with_the_same_config_fragments(
     )
     b = Bench(BenchOptions(), harness_repo, CacheLayout(tmp_path), host_check=lambda st: None)
     base, patched = b.pipelines["base"], b.pipelines["patched"]
-    assert [f.name for f in base._fragments()] == ["base.config", "userns.config"]
-    assert [f.name for f in patched._fragments()] == ["base.config", "userns.config"]
+    assert [f.name for f in base.fragments()] == ["base.config", "userns.config"]
+    assert [f.name for f in patched.fragments()] == ["base.config", "userns.config"]
     assert base.key == "baseline.with-userns"
     assert patched.key == "xdp-stats"

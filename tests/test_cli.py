@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import make_series, patch_text
 
+from harness import cli
 from harness.cli import main, tools_on_path
 
 
@@ -175,12 +176,12 @@ def test_check_patches_all_checks_every_series_with_patches(
     checked: list[list[str]] = []
     codes = {"xdp-meta": ExitCode.FAILED, "xdp-other": ExitCode.OK}
 
-    def fake_check(self: Pipeline) -> ExitCode:
-        names = [s.name for s in self.stack]
+    def fake_check(p: Pipeline) -> ExitCode:
+        names = [s.name for s in p.stack]
         checked.append(names)
         return codes[names[-1]]
 
-    monkeypatch.setattr(Pipeline, "check_patches", fake_check)
+    monkeypatch.setattr(cli, "check_patches", fake_check)
     assert main(["check-patches", "--all"]) == int(ExitCode.FAILED)
     assert sorted(checked) == [["baseline", "xdp-meta"], ["baseline", "xdp-other"]]
     out = capsys.readouterr().out

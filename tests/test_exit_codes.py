@@ -20,6 +20,7 @@ from helpers import (
 )
 
 from harness import patchcheck
+from harness.check_patches import check_patches
 from harness.errors import ExitCode
 from harness.paths import CacheLayout
 from harness.pipeline import Options, Pipeline
@@ -239,7 +240,7 @@ def test_a_patch_that_breaks_the_build_is_exit_2_in_check_patches(
     repo: Path, tmp_path: Path, broken_series: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     p = _broken(repo, tmp_path, broken_series, "check-patches")
-    assert p.check_patches() == ExitCode.USAGE
+    assert check_patches(p) == ExitCode.USAGE
     (patch,) = json.loads((p.results / "patches.json").read_text())
     assert not patch["built"]
     assert "error: expected ';'" in patch["build_error"]

@@ -67,9 +67,9 @@ def test_all_series(repo: Path, tmp_path: Path) -> None:
 def test_fragments(repo: Path, tmp_path: Path) -> None:
     cfg = repo / "kernel-config"
     p = _pipeline(repo, tmp_path, series=("xdp-meta",))
-    assert p._fragments() == [cfg / "base.config", cfg / "xdp.config"]
+    assert p.fragments() == [cfg / "base.config", cfg / "xdp.config"]
     p = _pipeline(repo, tmp_path, series=("xdp-meta",), debug_config=True)
-    assert p._fragments() == [cfg / "base.config", cfg / "xdp.config", cfg / "debug.config"]
+    assert p.fragments() == [cfg / "base.config", cfg / "xdp.config", cfg / "debug.config"]
 
 
 def test_echo_shows_splats_and_test_lines_only(
@@ -135,10 +135,10 @@ def test_test_refuses_a_kernel_configured_otherwise(
     (build_dir / "arch/x86/boot/bzImage").write_bytes(b"kernel")
     (build_dir / build.STAMP).write_text("{}")
     built = Pipeline(dataclasses.replace(opts, debug_config=built_debug), repo, cache)
-    text = build.merge_fragments(built._fragments()).text
+    text = build.merge_fragments(built.fragments()).text
     digest = hashlib.sha256(text.encode()).hexdigest()
     (build_dir / build.CONFIG_STAMP).write_text(json.dumps({"stamp": {"fragments": digest}}))
-    assert build.configured_with(build_dir, built._fragments()) is True
+    assert build.configured_with(build_dir, built.fragments()) is True
     assert p.execute() == ExitCode.USAGE
     error = json.loads((p.results / "results.json").read_text())["error"]
     was = "with" if built_debug else "without"

@@ -229,7 +229,7 @@ def test_the_pipeline_refuses_another_base_after_its_source_stage(
     def source(expected: str) -> None:
         want = inputs.BaseRef(expected, "6.12.118", "recorded")
         o = Options(command="run", series=["xdp-meta"], kernel_tree=tree, expected_base=want)
-        Pipeline(o, repo, cache)._source()
+        Pipeline(o, repo, cache).source_stage()
 
     source(head)
     with pytest.raises(inputs.BaseDiffers, match="base differs"):
