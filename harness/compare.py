@@ -168,6 +168,15 @@ def _keyword(data: Mapping[str, Any]) -> str:
     return _str(keyword_from_command(str(data.get("command", ""))))
 
 
+def _guest(data: Mapping[str, Any]) -> str:
+    """The guest's userspace: a vm-images image id, the host's root, or "-" when the
+    results do not record it."""
+    recorded = data.get("inputs") or {}
+    if not recorded:
+        return "-"
+    return _str(recorded.get("guest_image") or "host root")
+
+
 def compare_runs(
     a: Mapping[str, Any], b: Mapping[str, Any], a_label: str, b_label: str
 ) -> Comparison:
@@ -194,6 +203,7 @@ def compare_runs(
         Fact("kernel commit", _kernel(a, "commit"), _kernel(b, "commit")),
         Fact("config hash", _str(a.get("config_hash")), _str(b.get("config_hash"))),
         Fact("accel", _str(accel_a.get("accel")), _str(accel_b.get("accel"))),
+        Fact("guest", _guest(a), _guest(b)),
         Fact("-k", _keyword(a), _keyword(b)),
         Fact("verdict", _str(a.get("verdict")), _str(b.get("verdict"))),
     ]

@@ -120,6 +120,18 @@ def test_context_differences_do_not_decide() -> None:
     assert {f.what for f in cmp.context if not f.same} == {"kernel commit", "accel"}
 
 
+def test_the_guest_userspace_is_context() -> None:
+    """Host root against a vm-images image: said, not a difference in outcome."""
+    a = run_results({"t::a": "passed"}, inputs={"guest_image": None})
+    b = run_results({"t::a": "passed"}, inputs={"guest_image": "bookworm-e94ac6490cee"})
+    cmp = compare(a, b, "A", "B")
+    assert cmp.matches()
+    guest = next(f for f in cmp.context if f.what == "guest")
+    assert (guest.a, guest.b, guest.same) == ("host root", "bookworm-e94ac6490cee", False)
+    old = next(f for f in compare(run_results({}), a, "A", "B").context if f.what == "guest")
+    assert old.a == "-"
+
+
 def test_keyword_from_inputs_or_the_command_line() -> None:
     a = run_results({}, command="harness test --series baseline -k 'redirect or drop'")
     b = run_results({}, inputs={"keyword": "redirect"})
