@@ -99,6 +99,13 @@ def test_sigterm_ends_a_run_like_ctrl_c(
 
     def terminate_when_qemu_runs() -> None:
         _wait_for(pidfile)
+        # and once the harness has read some console: a busy host may run the
+        # guest's first lines late
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+            "tick" in c.read_text() for c in (tmp_path / "res").glob("*/console.log")
+        ):
+            time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGTERM)
 
     killer = threading.Thread(target=terminate_when_qemu_runs)
