@@ -17,6 +17,8 @@ APT_PACKAGES=(
   clang-19 llvm-19 libbpf-dev bpftool iproute2 ethtool
   # upstream prog_tests run in the guest: test_xdp_veth pings, xdp_do_redirect runs sysctl
   iputils-ping procps
+  # make check's guest image (vm-images/build-rootfs.sh)
+  debootstrap debian-archive-keyring
   # check-patches: checkpatch.pl runs scripts/spdxcheck.py
   python3-ply python3-git
   # python
