@@ -27,39 +27,38 @@ import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import subtest_names, testprogs
-from harness.build import jobs
-from harness.errors import InfraError, MissingDependency, UsageError
+from harness import testprogs
+from harness.bpf_selftests_commands import (
+    BINARY,
+    bpf_cflags,
+    bpf_compile_command,
+    host_cflags,
+    libbpf_command,
+    link_command,
+    skeleton_commands,
+)
+from harness.bpf_selftests_scan import (
+    SELFTESTS,
+    ProgTest,
+    bpf_objects,
+    clang_sys_includes,
+    helper_sources,
+    includes_vmlinux_h,
+    prog_cflags,
+    read_prog_test,
+    tests_header,
+)
+from harness.errors import InfraError, MissingDependency
 from harness.hostdeps import find_clang
 from harness.runner import Runner
 
-SELFTESTS = "tools/testing/selftests/bpf"
 OUT = "tools/test_progs"  # under the stack's build dir
-BINARY = "test_progs"
 STAMP = ".harness-test-progs.json"
 RECIPE = 1  # bump when the steps below change in a way the digest cannot see
-
-# test_progs' helpers, when the Makefile's TRUNNER_EXTRA_SOURCES cannot be read
-DEFAULT_HELPERS = (
-    "cgroup_helpers.c",
-    "trace_helpers.c",
-    "network_helpers.c",
-    "testing_helpers.c",
-    "btf_helpers.c",
-    "cap_helpers.c",
-    "unpriv_helpers.c",
-    "netlink_helpers.c",
-    "jit_disasm_helpers.c",
-    "test_loader.c",
-    "xsk.c",
-    "disasm.c",
-    "disasm_helpers.c",
-    "json_writer.c",
-)
 # The inputs hashed for the digest, besides the selftests' own files.
 DIGEST_FILES = ("scripts/bpf_doc.py",)  # libbpf generates bpf_helper_defs.h with it
 DIGEST_TREES = (
@@ -73,48 +72,6 @@ SERIES_FIX = (
     "the series' kernel selftest does not build with the selftests' flags: fix it in the "
     "series (the exact commands are in the log)"
 )
-HOST_LIBS = ("-lelf", "-lz", "-lrt", "-lpthread")
-
-_DEFINE_TEST_RE = re.compile(r"^void (?:serial_)?test_([a-zA-Z0-9_]+)\((?:void)?\).*$", re.M)
-_SKEL_RE = re.compile(r'^\s*#\s*include\s+[<"]([A-Za-z0-9_]+)\.(skel|lskel|subskel)\.h[">]', re.M)
-_OBJ_REF_RE = re.compile(r'"(?:\./)?([A-Za-z0-9_-]+)\.bpf\.o"')
-_QUOTED_INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
-_VMLINUX_RE = re.compile(r'^\s*#\s*include\s+[<"]vmlinux\.h[">]', re.M)
-_COMMENT_RE = re.compile(r'("(?:\\.|[^"\\])*")|/\*.*?\*/|//[^\n]*', re.S)
-
-
-@dataclass(frozen=True)
-class Skeleton:
-    """A skeleton header a test includes, and the BPF objects linked into it."""
-
-    base: str  # <base>.skel.h / <base>.lskel.h / <base>.subskel.h
-    kind: str  # skel | lskel | subskel
-    objects: tuple[str, ...]  # progs/<stem>.c for each stem
-
-    @property
-    def header(self) -> str:
-        return f"{self.base}.{self.kind}.h"
-
-    @property
-    def name(self) -> str:
-        """The skeleton's C name (what `bpftool gen skeleton ... name` gets)."""
-        return f"{self.base}_lskel" if self.kind == "lskel" else self.base
-
-
-@dataclass(frozen=True)
-class ProgTest:
-    """One listed prog_tests/<name>.c, as read from the tree."""
-
-    name: str
-    source: Path
-    tests: tuple[str, ...]
-    subtests: tuple[str, ...]
-    dynamic_subtests: bool
-    skeletons: tuple[Skeleton, ...]
-    objects: tuple[str, ...]  # .bpf.o files it opens by name at run time (stems)
-
-    def entry(self) -> testprogs.Entry:
-        return testprogs.Entry(self.name, self.tests, self.subtests, self.dynamic_subtests)
 
 
 @dataclass(frozen=True)
@@ -124,296 +81,6 @@ class Result:
     log: Path
     skipped: bool  # inputs unchanged since the last build
     seconds: float
-
-
-# -- reading the tree (pure) ----------------------------------------------------------------
-
-
-def strip_comments(text: str) -> str:
-    """C source without comments (string literals kept, so "//" in one survives)."""
-    return _COMMENT_RE.sub(lambda m: m.group(1) or " ", text)
-
-
-def define_tests(text: str) -> list[str]:
-    """The tests a prog_tests file defines, as the selftests Makefile finds them."""
-    return _DEFINE_TEST_RE.findall(text)
-
-
-def tests_header(tests: Iterable[str]) -> str:
-    """prog_tests/tests.h for these tests only (the Makefile's, sorted the same way)."""
-    lines = sorted(f"DEFINE_TEST({t})" for t in tests)
-    return "/* Generated header, do not edit */\n" + "".join(f"{ln}\n" for ln in lines)
-
-
-def subtests(text: str) -> tuple[list[str], bool]:
-    """The test__start_subtest() names in call order, each once (literals, and names
-    read from a static table the call indexes: see harness.subtest_names), and whether
-    some call's name is computed in a way the source does not tell."""
-    return subtest_names.find(strip_comments(text))
-
-
-def skeleton_includes(text: str) -> list[tuple[str, str]]:
-    """(base, kind) of every skeleton header included: "x.skel.h" -> ("x", "skel")."""
-    found: list[tuple[str, str]] = []
-    for base, kind in _SKEL_RE.findall(strip_comments(text)):
-        if (base, kind) not in found:
-            found.append((base, kind))
-    return found
-
-
-def object_references(text: str) -> list[str]:
-    """Stems of the "<stem>.bpf.o" files a test opens by name."""
-    found: list[str] = []
-    for stem in _OBJ_REF_RE.findall(strip_comments(text)):
-        if stem not in found:
-            found.append(stem)
-    return found
-
-
-def _makefile_assignments(makefile: str) -> list[tuple[str, str]]:
-    """(variable, value) of every `VAR := value` / `VAR = value`, continuations joined."""
-    joined = re.sub(r"\\\n", " ", makefile)
-    out = []
-    for line in joined.splitlines():
-        m = re.match(r"^([^\s:=#]+)\s*:?=\s*(.*)$", line)
-        if m:
-            out.append((m.group(1), m.group(2).split("#", 1)[0].strip()))
-    return out
-
-
-def skeleton_deps(makefile: str) -> dict[str, tuple[str, ...]]:
-    """Linked skeletons of the selftests Makefile: "<x>.skel.h-deps := a.bpf.o b.bpf.o"
-    -> {"x": ("a", "b")}."""
-    deps: dict[str, tuple[str, ...]] = {}
-    for var, value in _makefile_assignments(makefile):
-        if var.endswith(".skel.h-deps"):
-            deps[var.removesuffix(".skel.h-deps")] = tuple(
-                o.removesuffix(".bpf.o") for o in value.split() if o.endswith(".bpf.o")
-            )
-    return deps
-
-
-def prog_cflags(makefile: str) -> dict[str, tuple[str, ...]]:
-    """Per-program extra flags: "progs/x.c-CFLAGS := -fno-strict-aliasing" -> {"x": (...)}."""
-    flags: dict[str, tuple[str, ...]] = {}
-    for var, value in _makefile_assignments(makefile):
-        m = re.fullmatch(r"progs/([A-Za-z0-9_-]+)\.c-CFLAGS", var)
-        if m and "$" not in value:
-            flags[m.group(1)] = tuple(value.split())
-    return flags
-
-
-def helper_sources(makefile: str) -> list[str]:
-    """test_progs' helper .c files (TRUNNER_EXTRA_SOURCES of the test_progs runner,
-    without test_progs.c); the built-in list when the Makefile has none."""
-    for var, value in _makefile_assignments(makefile):
-        words = value.split()
-        if var == "TRUNNER_EXTRA_SOURCES" and words[:1] == ["test_progs.c"]:
-            return [w for w in words[1:] if w.endswith(".c")]
-    return list(DEFAULT_HELPERS)
-
-
-def clang_sys_includes(clang_verbose: str) -> list[str]:
-    """-idirafter for each of clang's default include directories (what the selftests'
-    get_sys_includes does: --target=bpf would not search them otherwise)."""
-    flags: list[str] = []
-    inside = False
-    for line in clang_verbose.splitlines():
-        if line.startswith("#include <...> search starts here:"):
-            inside = True
-        elif line.startswith("End of search list."):
-            inside = False
-        elif inside and line.startswith(" /"):
-            flags += ["-idirafter", line.strip()]
-    return flags
-
-
-def includes_vmlinux_h(source: Path, search: Sequence[Path]) -> bool:
-    """Whether source, or a header it includes with "..." (found in its own directory or
-    search), includes vmlinux.h."""
-    seen: set[Path] = set()
-    todo = [source]
-    while todo:
-        path = todo.pop()
-        if path in seen or not path.is_file():
-            continue
-        seen.add(path)
-        text = strip_comments(path.read_text(errors="replace"))
-        if _VMLINUX_RE.search(text):
-            return True
-        for inc in _QUOTED_INCLUDE_RE.findall(text):
-            for d in (path.parent, *search):
-                if (d / inc).is_file():
-                    todo.append(d / inc)
-                    break
-    return False
-
-
-def read_prog_test(selftests: Path, name: str, makefile: str) -> ProgTest:
-    source = selftests / "prog_tests" / f"{name}.c"
-    if not source.is_file():
-        raise UsageError(
-            f"bpf-selftests lists {name!r} but the tree has no {SELFTESTS}/prog_tests/{name}.c",
-            "fix the name in series.toml, or add the test in the series",
-        )
-    text = source.read_text(errors="replace")
-    tests = define_tests(text)
-    if not tests:
-        raise UsageError(
-            f"{SELFTESTS}/prog_tests/{name}.c defines no test: test_progs runs functions "
-            "`void test_<name>(void)` or `void serial_test_<name>(void)`"
-        )
-    deps = skeleton_deps(makefile)
-    skels = tuple(
-        Skeleton(base, kind, deps.get(base, (base,)) if kind != "lskel" else (base,))
-        for base, kind in skeleton_includes(text)
-    )
-    progs = selftests / "progs"
-    for skel in skels:
-        for stem in skel.objects:
-            if not (progs / f"{stem}.c").is_file():
-                raise UsageError(
-                    f"{SELFTESTS}/prog_tests/{name}.c includes {skel.header} but "
-                    f"progs/{stem}.c does not exist"
-                )
-    names, dynamic = subtests(text)
-    return ProgTest(
-        name=name,
-        source=source,
-        tests=tuple(tests),
-        subtests=tuple(names),
-        dynamic_subtests=dynamic,
-        skeletons=skels,
-        objects=tuple(s for s in object_references(text) if (progs / f"{s}.c").is_file()),
-    )
-
-
-def bpf_objects(prog_tests: Iterable[ProgTest]) -> list[str]:
-    """Every BPF program the tests need, each once (progs/<stem>.c -> <stem>.bpf.o)."""
-    stems: list[str] = []
-    for pt in prog_tests:
-        for stem in [*(o for s in pt.skeletons for o in s.objects), *pt.objects]:
-            if stem not in stems:
-                stems.append(stem)
-    return stems
-
-
-# -- command lines (pure) -------------------------------------------------------------------
-
-
-def libbpf_command(worktree: Path, out: Path) -> list[str]:
-    """libbpf.a into <out>/libbpf/, its headers into <out>/include/bpf/ (as the
-    selftests Makefile does, -O0 like its default build)."""
-    return [
-        "make",
-        "-s",
-        "-C",
-        str(worktree / "tools/lib/bpf"),
-        f"-j{jobs()}",
-        f"OUTPUT={out / 'libbpf'}/",
-        f"DESTDIR={out}",
-        "prefix=",
-        "EXTRA_CFLAGS=-g -O0",
-        f"{out / 'libbpf' / 'libbpf.a'}",
-        "install_headers",
-    ]
-
-
-def bpf_cflags(worktree: Path, out: Path, sys_includes: Sequence[str]) -> list[str]:
-    """The selftests' BPF_CFLAGS + CLANG_CFLAGS of the test_progs runner (x86, LE)."""
-    return [
-        "-g",
-        "-Wall",
-        "-Werror",
-        "-D__TARGET_ARCH_x86",
-        "-mlittle-endian",
-        f"-I{out / 'include'}",
-        f"-I{worktree / SELFTESTS}",
-        f"-I{worktree / 'tools/include/uapi'}",
-        "-Wno-compare-distinct-pointer-types",
-        *sys_includes,
-        "-DENABLE_ATOMICS_TESTS",
-    ]
-
-
-def bpf_compile_command(
-    clang: str, cflags: Sequence[str], extra: Sequence[str], src: Path, obj: Path
-) -> list[str]:
-    """CLANG_BPF_BUILD_RULE of the selftests Makefile."""
-    return [
-        clang,
-        *cflags,
-        *extra,
-        "-O2",
-        "--target=bpf",
-        "-c",
-        str(src),
-        "-mcpu=v3",
-        "-o",
-        str(obj),
-    ]
-
-
-def skeleton_commands(
-    bpftool: Path, skel: Skeleton, out: Path
-) -> list[tuple[str, list[str], Path | None]]:
-    """(step, command, file its stdout goes to) for one skeleton: link its objects
-    (bpftool gen object), then generate the header from the linked object."""
-    linked = out / f"{skel.base}.{skel.kind}.linked.o"
-    objs = [str(out / f"{o}.bpf.o") for o in skel.objects]
-    gen = {
-        "skel": ["gen", "skeleton", str(linked), "name", skel.name],
-        "lskel": ["gen", "skeleton", "-L", str(linked), "name", skel.name],
-        "subskel": ["gen", "subskeleton", str(linked), "name", skel.name],
-    }[skel.kind]
-    return [
-        (
-            f"{skel.header}: bpftool gen object",
-            [str(bpftool), "gen", "object", str(linked), *objs],
-            None,
-        ),
-        (f"{skel.header}: bpftool {' '.join(gen[:2])}", [str(bpftool), *gen], out / skel.header),
-    ]
-
-
-def host_cflags(worktree: Path, build_dir: Path, out: Path) -> list[str]:
-    """The selftests' CFLAGS for userspace, without the optional libpcap and LLVM parts."""
-    generated = build_dir / "include/generated"
-    return [
-        "-g",
-        "-O0",
-        "-rdynamic",
-        "-Wall",
-        "-Werror",
-        "-fno-omit-frame-pointer",
-        *(["-DHAVE_GENHDR"] if (generated / "autoconf.h").is_file() else []),
-        f"-I{worktree / SELFTESTS}",
-        f"-I{out / 'include'}",
-        f"-I{generated}",
-        f"-I{worktree / 'tools/lib'}",
-        f"-I{worktree / 'tools/include'}",
-        f"-I{worktree / 'tools/arch/x86/include'}",
-        f"-I{worktree / 'tools/include/uapi'}",
-        f"-I{out}",
-    ]
-
-
-def link_command(
-    cflags: Sequence[str], main_obj: Path, test_objs: Sequence[Path], helpers: Path, out: Path
-) -> list[str]:
-    """test_progs.o and the tests first; the helpers as an archive, so only the members
-    something references are linked in; libbpf.a static; the rest from the host."""
-    return [
-        "gcc",
-        *cflags,
-        str(main_obj),
-        *map(str, test_objs),
-        str(helpers),
-        str(out / "libbpf" / "libbpf.a"),
-        *HOST_LIBS,
-        "-o",
-        str(out / BINARY),
-    ]
 
 
 # -- the build ------------------------------------------------------------------------------

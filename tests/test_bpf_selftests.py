@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness import bpf_selftests as bs
+from harness import bpf_selftests_commands as cmds
+from harness import bpf_selftests_scan as scan
 from harness.errors import ExitCode, InfraError, UsageError
 from harness.runner import Runner
 from harness.testprogs import Entry, read_manifest
@@ -68,23 +70,23 @@ End of search list.
 
 
 def test_define_tests_as_the_makefile_finds_them() -> None:
-    assert bs.define_tests(PROG_TEST) == ["demo", "demo_serial"]
-    assert bs.define_tests("static void test_x(void)\nvoid test_y(int a)\n") == []
+    assert scan.define_tests(PROG_TEST) == ["demo", "demo_serial"]
+    assert scan.define_tests("static void test_x(void)\nvoid test_y(int a)\n") == []
 
 
 def test_tests_header_sorted_like_the_makefile() -> None:
-    assert bs.tests_header(["xdp_features", "atomics"]) == (
+    assert scan.tests_header(["xdp_features", "atomics"]) == (
         "/* Generated header, do not edit */\nDEFINE_TEST(atomics)\nDEFINE_TEST(xdp_features)\n"
     )
 
 
 def test_subtests_literal_in_order_once_without_comments() -> None:
-    assert bs.subtests(PROG_TEST) == (["first", "second"], False)
+    assert scan.subtests(PROG_TEST) == (["first", "second"], False)
 
 
 def test_subtests_with_a_computed_name_are_dynamic() -> None:
     text = 'if (test__start_subtest("a")) x();\nif (test__start_subtest(name)) y();\n'
-    assert bs.subtests(text) == (["a"], True)
+    assert scan.subtests(text) == (["a"], True)
 
 
 def test_skeleton_includes_of_every_kind() -> None:
@@ -92,29 +94,29 @@ def test_skeleton_includes_of_every_kind() -> None:
         '#include "a.skel.h"\n#include "b.lskel.h"\n# include <c.subskel.h>\n'
         '#include "a.skel.h"\n// #include "d.skel.h"\n#include "e.h"\n'
     )
-    assert bs.skeleton_includes(text) == [("a", "skel"), ("b", "lskel"), ("c", "subskel")]
+    assert scan.skeleton_includes(text) == [("a", "skel"), ("b", "lskel"), ("c", "subskel")]
 
 
 def test_object_references() -> None:
-    assert bs.object_references(PROG_TEST) == ["runtime", "missing"]
+    assert scan.object_references(PROG_TEST) == ["runtime", "missing"]
 
 
 def test_strip_comments_keeps_strings() -> None:
-    assert bs.strip_comments('a /* b */ "c // d" // e\nf') == 'a   "c // d"  \nf'
+    assert scan.strip_comments('a /* b */ "c // d" // e\nf') == 'a   "c // d"  \nf'
 
 
 def test_makefile_skeleton_deps_and_prog_cflags() -> None:
-    assert bs.skeleton_deps(MAKEFILE) == {"linked": ("linked1", "linked2")}
-    assert bs.prog_cflags(MAKEFILE) == {"demo": ("-fno-strict-aliasing",)}
+    assert scan.skeleton_deps(MAKEFILE) == {"linked": ("linked1", "linked2")}
+    assert scan.prog_cflags(MAKEFILE) == {"demo": ("-fno-strict-aliasing",)}
 
 
 def test_helper_sources_from_the_test_progs_runner() -> None:
-    assert bs.helper_sources(MAKEFILE) == ["testing_helpers.c", "json_writer.c"]
-    assert bs.helper_sources("") == list(bs.DEFAULT_HELPERS)
+    assert scan.helper_sources(MAKEFILE) == ["testing_helpers.c", "json_writer.c"]
+    assert scan.helper_sources("") == list(scan.DEFAULT_HELPERS)
 
 
 def test_clang_sys_includes() -> None:
-    assert bs.clang_sys_includes(CLANG_V) == [
+    assert scan.clang_sys_includes(CLANG_V) == [
         "-idirafter",
         "/usr/lib/llvm-19/lib/clang/19/include",
         "-idirafter",
@@ -132,13 +134,13 @@ def test_includes_vmlinux_h_through_local_headers(tmp_path: Path) -> None:
     (progs / "a.c").write_text('#include "bpf_misc.h"\n')
     (progs / "b.c").write_text('#include <linux/bpf.h>\n/* #include "vmlinux.h" */\n')
     (progs / "c.c").write_text('#include "c.c"\n#include "nowhere.h"\n')  # loops, missing
-    assert bs.includes_vmlinux_h(progs / "a.c", [progs, tmp_path])
-    assert not bs.includes_vmlinux_h(progs / "b.c", [progs, tmp_path])
-    assert not bs.includes_vmlinux_h(progs / "c.c", [progs, tmp_path])
+    assert scan.includes_vmlinux_h(progs / "a.c", [progs, tmp_path])
+    assert not scan.includes_vmlinux_h(progs / "b.c", [progs, tmp_path])
+    assert not scan.includes_vmlinux_h(progs / "c.c", [progs, tmp_path])
 
 
 def _tree(root: Path, prog_test: str = PROG_TEST) -> Path:
-    sel = root / bs.SELFTESTS
+    sel = root / scan.SELFTESTS
     (sel / "prog_tests").mkdir(parents=True)
     (sel / "progs").mkdir()
     (sel / "Makefile").write_text(MAKEFILE)
@@ -154,38 +156,38 @@ def _tree(root: Path, prog_test: str = PROG_TEST) -> Path:
 
 
 def test_read_prog_test(tmp_path: Path) -> None:
-    sel = _tree(tmp_path) / bs.SELFTESTS
-    pt = bs.read_prog_test(sel, "demo", MAKEFILE)
+    sel = _tree(tmp_path) / scan.SELFTESTS
+    pt = scan.read_prog_test(sel, "demo", MAKEFILE)
     assert pt.tests == ("demo", "demo_serial")
     assert pt.subtests == ("first", "second")
     assert not pt.dynamic_subtests
     assert pt.skeletons == (
-        bs.Skeleton("demo", "skel", ("demo",)),
-        bs.Skeleton("linked", "skel", ("linked1", "linked2")),
+        scan.Skeleton("demo", "skel", ("demo",)),
+        scan.Skeleton("linked", "skel", ("linked1", "linked2")),
     )
     assert pt.objects == ("runtime",)  # missing.bpf.o has no progs/missing.c
     assert pt.entry() == Entry("demo", ("demo", "demo_serial"), ("first", "second"))
-    assert bs.bpf_objects([pt, pt]) == ["demo", "linked1", "linked2", "runtime"]
+    assert scan.bpf_objects([pt, pt]) == ["demo", "linked1", "linked2", "runtime"]
 
 
 def test_read_prog_test_missing_file(tmp_path: Path) -> None:
-    sel = _tree(tmp_path) / bs.SELFTESTS
+    sel = _tree(tmp_path) / scan.SELFTESTS
     with pytest.raises(UsageError) as info:
-        bs.read_prog_test(sel, "nope", MAKEFILE)
+        scan.read_prog_test(sel, "nope", MAKEFILE)
     assert "bpf-selftests lists 'nope' but the tree has no" in info.value.problem
     assert "prog_tests/nope.c" in info.value.problem
 
 
 def test_read_prog_test_without_tests(tmp_path: Path) -> None:
-    sel = _tree(tmp_path, "static void test_x(void) {}\n") / bs.SELFTESTS
+    sel = _tree(tmp_path, "static void test_x(void) {}\n") / scan.SELFTESTS
     with pytest.raises(UsageError, match="defines no test"):
-        bs.read_prog_test(sel, "demo", MAKEFILE)
+        scan.read_prog_test(sel, "demo", MAKEFILE)
 
 
 def test_read_prog_test_skeleton_without_program(tmp_path: Path) -> None:
-    sel = _tree(tmp_path, '#include "ghost.skel.h"\nvoid test_demo(void) {}\n') / bs.SELFTESTS
+    sel = _tree(tmp_path, '#include "ghost.skel.h"\nvoid test_demo(void) {}\n') / scan.SELFTESTS
     with pytest.raises(UsageError) as info:
-        bs.read_prog_test(sel, "demo", MAKEFILE)
+        scan.read_prog_test(sel, "demo", MAKEFILE)
     assert "includes ghost.skel.h but progs/ghost.c does not exist" in info.value.problem
 
 
@@ -193,7 +195,7 @@ def test_read_prog_test_skeleton_without_program(tmp_path: Path) -> None:
 
 
 def test_libbpf_command(tmp_path: Path) -> None:
-    cmd = bs.libbpf_command(Path("/tree"), Path("/out"))
+    cmd = cmds.libbpf_command(Path("/tree"), Path("/out"))
     assert cmd[:4] == ["make", "-s", "-C", "/tree/tools/lib/bpf"]
     assert cmd[5:] == [
         "OUTPUT=/out/libbpf/",
@@ -206,8 +208,8 @@ def test_libbpf_command(tmp_path: Path) -> None:
 
 
 def test_bpf_compile_command_has_the_selftests_flags() -> None:
-    flags = bs.bpf_cflags(Path("/tree"), Path("/out"), ["-idirafter", "/usr/include"])
-    cmd = bs.bpf_compile_command(
+    flags = cmds.bpf_cflags(Path("/tree"), Path("/out"), ["-idirafter", "/usr/include"])
+    cmd = cmds.bpf_compile_command(
         "clang-19", flags, ["-fno-strict-aliasing"], Path("/s/x.c"), Path("/out/x.bpf.o")
     )
     assert cmd[0] == "clang-19"
@@ -236,8 +238,10 @@ def test_bpf_compile_command_has_the_selftests_flags() -> None:
     ],
 )
 def test_skeleton_commands(kind: str, gen: list[str]) -> None:
-    skel = bs.Skeleton("x", kind, ("x1", "x2"))
-    (s1, link, sink1), (s2, make, sink2) = bs.skeleton_commands(Path("/bpftool"), skel, Path("/o"))
+    skel = scan.Skeleton("x", kind, ("x1", "x2"))
+    (s1, link, sink1), (s2, make, sink2) = cmds.skeleton_commands(
+        Path("/bpftool"), skel, Path("/o")
+    )
     assert link == [
         "/bpftool",
         "gen",
@@ -253,16 +257,16 @@ def test_skeleton_commands(kind: str, gen: list[str]) -> None:
 
 
 def test_host_cflags_genhdr_only_with_autoconf(tmp_path: Path) -> None:
-    assert "-DHAVE_GENHDR" not in bs.host_cflags(Path("/t"), tmp_path, Path("/o"))
+    assert "-DHAVE_GENHDR" not in cmds.host_cflags(Path("/t"), tmp_path, Path("/o"))
     (tmp_path / "include/generated").mkdir(parents=True)
     (tmp_path / "include/generated/autoconf.h").write_text("")
-    flags = bs.host_cflags(Path("/t"), tmp_path, Path("/o"))
+    flags = cmds.host_cflags(Path("/t"), tmp_path, Path("/o"))
     assert "-DHAVE_GENHDR" in flags
     assert flags.index("-I/t/tools/testing/selftests/bpf") < flags.index("-I/o/include")
 
 
 def test_link_command_order() -> None:
-    cmd = bs.link_command(
+    cmd = cmds.link_command(
         ["-g"],
         Path("/o/obj/test_progs.o"),
         [Path("/o/obj/a.test.o")],
@@ -388,7 +392,7 @@ def test_build_skipped_when_inputs_unchanged_and_redone_when_not(tree: Path) -> 
     assert [c[:2] for c in again.commands] == [["clang-19", "-v"]]
     assert "not rebuilt" in (tree.parent / "log").read_text()
     assert not _build(tree, FakeToolchain(), force=True).skipped
-    (tree / bs.SELFTESTS / "prog_tests/demo.c").write_text(PROG_TEST + "\n")
+    (tree / scan.SELFTESTS / "prog_tests/demo.c").write_text(PROG_TEST + "\n")
     assert not _build(tree, FakeToolchain()).skipped
     (tree / "tools/lib/bpf/bpf.c").write_text("/* changed */\n")
     assert not _build(tree, FakeToolchain()).skipped

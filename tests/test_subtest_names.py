@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import bpf_selftests as bs
+from harness import bpf_selftests_scan as scan
 from harness import subtest_names as sn
 
 # The shape of tools/testing/selftests/bpf/prog_tests/xdp_bonding.c (6.12).
@@ -41,7 +41,7 @@ void serial_test_xdp_bonding(void)
 
 
 def test_names_from_a_table_of_structs_through_a_pointer_in_call_order() -> None:
-    names, dynamic = bs.subtests(BONDING)
+    names, dynamic = scan.subtests(BONDING)
     assert names == [
         "xdp_bonding_attach",
         "xdp_bonding_roundrobin",
