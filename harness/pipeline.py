@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import functools
 import os
-import re
 import shlex
 import shutil
 import sys
@@ -24,6 +23,7 @@ from harness import (
     bpfprogs,
     build,
     console_view,
+    guest_command,
     guest_image,
     hostdeps,
     inputs,
@@ -47,6 +47,7 @@ from harness.errors import (
     unexpected,
 )
 from harness.guest_image import GuestImage, GuestView, host_view, image_view
+from harness.guest_outcome import VmPlan, combine, guest_problem
 from harness.paths import CacheLayout, new_results_dir, point_latest, run_stamp
 from harness.pytest_status import NO_TESTS_COLLECTED, pytest_error
 from harness.runner import Runner
@@ -123,16 +124,6 @@ class KernelBuild:
     @property
     def bzimage(self) -> Path:
         return self.build_dir / "arch/x86/boot/bzImage"
-
-
-@dataclass(frozen=True)
-class VmPlan:
-    """How this run boots its guests: the kernel, the accelerator, the timeouts."""
-
-    bzimage: Path
-    accel: str
-    boot_timeout: float
-    timeout: float
 
 
 class Pipeline:
@@ -389,40 +380,19 @@ class Pipeline:
         if self.image is not None:
             guest_image.check_libraries(self.image, built_tools)
 
+        runner = guest_command.GuestRunner(
+            objdir, worktree, dict(built_tools), tuple(self.opts.pytest_args), self.opts.keyword
+        )
+
         def guest(
             results: Path,
             suites: Iterable[str] = (),
             ksft_names: Iterable[str] = (),
             units: Path | None = None,
         ) -> list[str]:
-            """The guest runner's command line, for the given tests, in a guest whose
-            writable directory is ``results``."""
-            view = self.guest_view(results)
-            cmd = [
-                view.python,
-                "-m",
-                "harness.guest",
-                "--results",
-                view.path(results),
-                "--bpf-objdir",
-                view.path(objdir),
-                "--kernel-tree",
-                view.path(worktree),
-            ]
-            for suite in suites:
-                cmd += ["--suite", suite]
-            if units is not None:
-                cmd += ["--units", view.path(units)]
-            for name, path in built_tools.items():
-                cmd += ["--tool", f"{name}={view.path(path)}"]
-            for name in ksft_names:
-                cmd += ["--kselftest", name]
-            extra = list(self.opts.pytest_args)
-            if self.opts.keyword:
-                extra += ["-k", self.opts.keyword]
-            if extra:
-                cmd += ["--", *extra]
-            return cmd
+            """The guest runner's command line, in a guest whose writable directory is
+            ``results``."""
+            return runner.command(self.guest_view(results), results, suites, ksft_names, units)
 
         plan = self._shards([t for t, _ in ksft])
         if len(plan) > 1:
@@ -816,57 +786,3 @@ class Pipeline:
         # vng (and QEMU under it) inherit the stack's lock: held while the guest runs.
         os.set_inheritable(self._stack_fd, True)
         return vm.interactive(vm.vng_command(spec))
-
-
-# The kernel's panics when the guest's userspace cannot be started: a command line
-# problem (init=, root=), not the kernel under test failing a test.
-_INIT_FAILED = re.compile(
-    r"Kernel panic - not syncing: (?:Requested init \S+ failed|No working init found"
-    r"|VFS: Unable to mount root fs)[^\n]*"
-)
-
-
-def guest_problem(
-    result: vm.VmResult, found: list[splats.Splat], plan: VmPlan, who: str = ""
-) -> InfraError | None:
-    """What went wrong with a guest as a whole: killed at a timeout, or gone before its
-    tests finished without a splat to say why (a panic, Oops or BUG says it: the splat
-    fails the run). ``who`` starts the message (which guest, when there are several)."""
-    console = result.console
-    if result.timed_out:
-        boot = result.timed_out == "boot"
-        what = "did not reach the test runner" if boot else "did not finish"
-        return InfraError(
-            f"{who}VM {what} within {plan.boot_timeout if boot else plan.timeout:.0f}s: "
-            "hung, killed; console kept",
-            f"read {console}; raise --timeout/--boot-timeout if the machine is just slow",
-        )
-    if not result.guest_finished:
-        text = console.read_text(errors="replace")
-        init = _INIT_FAILED.search(text)
-        if init:
-            return GuestInitFailed(
-                f"{who}the guest kernel could not start its init, so no test ran "
-                f"({init.group(0).strip()}); console kept",
-                f"read {console}; check the guest's kernel command line (init=, root=): "
-                "[vm] append in series.toml",
-            )
-        if any(s.kind in ("panic", "Oops", "BUG") for s in found):
-            return None
-        tail = "\n".join(text.strip().splitlines()[-15:])
-        return InfraError(
-            f"{who}the guest exited (status {result.exit_status}) before the tests finished; "
-            f"last console lines:\n{tail}",
-            f"read {console}",
-        )
-    return None
-
-
-def combine(errors: list[HarnessError]) -> HarnessError | None:
-    """Several guests' errors as one: an infrastructure error if any of them is one
-    (exit 3), else bad usage (exit 2); every problem and fix kept, in order."""
-    if len(errors) <= 1:
-        return errors[0] if errors else None
-    kind = InfraError if any(e.exit_code == ExitCode.INFRA for e in errors) else UsageError
-    fixes = list(dict.fromkeys(e.fix for e in errors if e.fix))
-    return kind("\n".join(e.problem for e in errors), "; ".join(fixes) or None)
