@@ -4,8 +4,11 @@ BIN := $(VENV)/bin
 
 .PHONY: setup lint unit image check run
 # The pinned guest userspace `make check` boots (vm-images/): built once into the
-# cache, a re-run with nothing changed takes a second or two.
-IMAGE ?= $(or $(HARNESS_CACHE),$(HOME)/.cache/xdp-harness)/rootfs-bookworm
+# cache (as harness.paths.default_cache finds it), a re-run with nothing changed
+# takes a second or two; debootstrap needs root (sudo when not root, as
+# ci/setup-host.sh); `make image FORCE=1` rebuilds it from scratch.
+IMAGE ?= $(or $(HARNESS_CACHE),$(XDG_CACHE_HOME),$(HOME)/.cache)/$(if $(HARNESS_CACHE),,xdp-harness/)rootfs-bookworm
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo --preserve-env=FORCE,MIRROR,PIP_CERT,REQUESTS_CA_BUNDLE,SSL_CERT_FILE)
 setup:
 	ci/setup-host.sh
 
@@ -18,7 +21,7 @@ unit:
 	$(BIN)/python -m pytest tests
 
 image:
-	vm-images/build-rootfs.sh $(IMAGE)
+	$(SUDO) vm-images/build-rootfs.sh $(IMAGE)
 
 # Unit tests, then every series stacked: one kernel build, one boot, every suite,
 # in the pinned guest image.

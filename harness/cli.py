@@ -403,7 +403,9 @@ def cmd_reproduce(args: argparse.Namespace, repo: Path) -> int:
         results_root=args.results_dir,
         verbose=args.verbose,
         allow_unrecorded=args.allow_unrecorded,
-        image=guest_image_arg(args),
+        # the recorded userspace decides: the default image only for a run made on one
+        image=None if args.no_image else args.image,
+        default_image=None if args.no_image or args.image else default_image()[0],
     )
     console = _stdout_console()
     with open_results(args.results) as original:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InfraError, UsageError
+from harness.vm import Mount
 
 IMAGE_ENV = "XDP_HARNESS_IMAGE"
 MANIFEST = "etc/xdp-harness-image.json"
@@ -40,6 +41,7 @@ class GuestImage:
     root: Path
     image_id: str
     libdirs: tuple[Path, ...]
+    glibc: tuple[int, ...] | None = None  # its libc6 version, from the manifest
 
     @classmethod
     def load(cls, root: Path) -> GuestImage:
@@ -64,31 +66,55 @@ class GuestImage:
             raise UsageError(
                 f"guest image {root} ({image_id}) lacks the mount point(s) "
                 f"{', '.join(missing)} this harness mounts into",
-                "rebuild it with this checkout's vm-images/build-rootfs.sh DIR "
-                "(a re-run adds them in seconds)",
+                f"rebuild it with this checkout's script: FORCE=1 vm-images/build-rootfs.sh {root} "
+                "(as root, about a minute)",
             )
         libdirs = tuple(
             root / d
             for d in ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib", "usr/lib")
             if (root / d).is_dir()
         )
-        return cls(root, image_id, libdirs)
+        libc6 = str(((data.get("debian") or {}).get("packages") or {}).get("libc6", ""))
+        return cls(root, image_id, libdirs, _version(libc6.split("-", maxsplit=1)[0]))
 
     def missing_libraries(self, needed: Iterable[str]) -> list[str]:
         """Those of the shared libraries ``needed`` (an ELF's DT_NEEDED names) the
         image does not have."""
         return sorted({n for n in needed if not any((d / n).exists() for d in self.libdirs)})
 
+    def missing(self, binary: Path) -> list[str]:
+        """What ``binary`` needs and the image lacks: shared libraries, and a glibc
+        symbol version newer than the image's glibc (a tool built on a newer host)."""
+        needs = elf_needs(binary)
+        gone = self.missing_libraries(needs.libraries)
+        if self.glibc is not None and needs.glibc is not None and needs.glibc > self.glibc:
+            have = ".".join(map(str, self.glibc))
+            gone.append(f"GLIBC_{'.'.join(map(str, needs.glibc))} (the image's glibc is {have})")
+        return gone
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    parts = re.match(r"\d+(?:\.\d+)*", text)
+    return tuple(int(p) for p in parts.group(0).split(".")) if parts else None
+
+
+@dataclass(frozen=True)
+class ElfNeeds:
+    libraries: list[str]  # DT_NEEDED
+    glibc: tuple[int, ...] | None  # the newest GLIBC_x.y symbol version it needs
+
 
 _NEEDED = re.compile(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]")
+_GLIBC = re.compile(r"Name: GLIBC_(\d+(?:\.\d+)*)\b")
 
 
-def needed_libraries(binary: Path) -> list[str]:
-    """The shared libraries an ELF file names (DT_NEEDED), by binutils' readelf;
-    none for a script or a static binary."""
+def elf_needs(binary: Path) -> ElfNeeds:
+    """The shared libraries an ELF file names (DT_NEEDED) and the newest glibc
+    symbol version it needs, by binutils' readelf; nothing for a script or a static
+    binary."""
     try:
         proc = subprocess.run(
-            ["readelf", "-d", "-W", str(binary)],
+            ["readelf", "-d", "-V", "-W", str(binary)],
             check=False,
             capture_output=True,
             text=True,
@@ -96,24 +122,23 @@ def needed_libraries(binary: Path) -> list[str]:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InfraError(f"readelf -d {binary}: {exc}", "install binutils") from exc
-    return _NEEDED.findall(proc.stdout)
+    versions = [v for m in _GLIBC.findall(proc.stdout) if (v := _version(m)) is not None]
+    return ElfNeeds(_NEEDED.findall(proc.stdout), max(versions) if versions else None)
 
 
 def check_libraries(image: GuestImage, tools: Mapping[str, Path]) -> None:
     """Refuse (exit 2) to boot ``image`` when a tool built for the run needs a shared
-    library the image lacks: it would fail in the guest as "not found"."""
-    missing = {
-        name: gone
-        for name, path in sorted(tools.items())
-        if (gone := image.missing_libraries(needed_libraries(path)))
-    }
+    library, or a glibc, the image lacks: it would fail in the guest ("not found",
+    "version `GLIBC_2.38' not found") as failed tests."""
+    missing = {name: gone for name, path in sorted(tools.items()) if (gone := image.missing(path))}
     if missing:
         raise UsageError(
-            f"guest image {image.root} ({image.image_id}) lacks shared libraries the "
-            "run's tools need: "
+            f"guest image {image.root} ({image.image_id}) lacks what the run's tools need: "
             + "; ".join(f"{name} needs {', '.join(libs)}" for name, libs in missing.items()),
-            "add the Debian packages that ship them to PACKAGES in vm-images/build-rootfs.sh "
-            "and rebuild the image (apt-file search LIB names the package)",
+            "a library: add the Debian package that ships it to PACKAGES in "
+            "vm-images/build-rootfs.sh and rebuild the image (apt-file search LIB names it); "
+            "a newer glibc: the tools were built on a host newer than the image's Debian "
+            "(build on Debian 12, or boot the host's root: --no-image)",
         )
 
 
@@ -143,13 +168,6 @@ def default_image(environ: Mapping[str, str] | None = None) -> tuple[Path | None
     if not isinstance(image, str) or not image:
         raise UsageError(f"{path}: image must be a path, got {image!r}", 'write image = "DIR"')
     return Path(image), str(path)
-
-
-@dataclass(frozen=True)
-class Mount:
-    host: Path
-    guest: str
-    writable: bool
 
 
 @dataclass(frozen=True)

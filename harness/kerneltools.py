@@ -12,8 +12,9 @@ from harness.runner import Runner
 from harness.series import KNOWN_TOOLS as KNOWN
 
 # bpftool without a JIT disassembler (LLVM or libbfd): no test dumps JITed code, and
-# without one the binary needs only libelf, zlib and libc, which every guest image
-# has; a host's libLLVM-<N> would make it fail in a vm-images guest (--image).
+# without one the binary needs libelf, zlib and libc (and libcap where the host has
+# libcap-dev), which the guest image has; a host's libLLVM-<N> would make it fail in
+# a vm-images guest (--image). guest_image.check_libraries checks each built tool.
 NO_DISASSEMBLER = (
     "feature-llvm=0",
     "feature-libbfd=0",

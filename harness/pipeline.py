@@ -24,7 +24,6 @@ from harness import (
     build,
     console_view,
     guest_command,
-    guest_image,
     hostdeps,
     inputs,
     kerneltools,
@@ -46,7 +45,7 @@ from harness.errors import (
     UsageError,
     unexpected,
 )
-from harness.guest_image import GuestImage, GuestView, host_view, image_view
+from harness.guest_image import GuestImage, GuestView, check_libraries, host_view, image_view
 from harness.guest_outcome import VmPlan, combine, guest_problem
 from harness.paths import CacheLayout, new_results_dir, point_latest, run_stamp
 from harness.pytest_status import NO_TESTS_COLLECTED, pytest_error
@@ -163,7 +162,7 @@ class Pipeline:
         self.work_key = self.key
         self._stack_fd = -1
         self._locks = contextlib.ExitStack()
-        self._accel_decision: accel.AccelDecision | None = None
+        self._accel_decisions: dict[str, accel.AccelDecision] = {}
         self.report = report.RunReport(
             run_id=self.run_id,
             command=shlex.join(["harness", *sys.argv[1:]]) if sys.argv else opts.command,
@@ -332,10 +331,14 @@ class Pipeline:
         return KernelBuild(wt_path, build_dir, head)
 
     def _accel(self, bzimage: Path) -> accel.AccelDecision:
-        """KVM or TCG, decided (and said) once per run."""
-        if self._accel_decision is None:
-            self._accel_decision = self._decide_accel(bzimage)
-        return self._accel_decision
+        """KVM or TCG, decided (and said) once per run and requested accelerator
+        (bench boots the same pipeline with --accel tcg, then as asked)."""
+        requested = self.opts.accel
+        if requested not in self._accel_decisions:
+            self._accel_decisions[requested] = self._decide_accel(bzimage)
+        decision = self._accel_decisions[requested]
+        self.report.accel = asdict(decision)
+        return decision
 
     def _decide_accel(self, bzimage: Path) -> accel.AccelDecision:
         probe_spec = vm.VmSpec(bzimage=bzimage, accel="kvm", network_loop=False, cpus=1)
@@ -344,7 +347,6 @@ class Pipeline:
             lambda: accel.probe_with_vng(vm.vng_command(probe_spec)),
             self.cache.accel_probe,
         )
-        self.report.accel = asdict(decision)
         if decision.accel == "tcg" and self.opts.accel == "auto":
             warn(
                 f"KVM not usable ({decision.reason}); using TCG: expect slow guests, "
@@ -378,7 +380,7 @@ class Pipeline:
                 )
 
         if self.image is not None:
-            guest_image.check_libraries(self.image, built_tools)
+            check_libraries(self.image, built_tools)
 
         runner = guest_command.GuestRunner(
             objdir, worktree, dict(built_tools), tuple(self.opts.pytest_args), self.opts.keyword

@@ -120,8 +120,8 @@ class RunReport:
             )
         if self.accel:
             lines.append(f"  accel    {self.accel.get('accel')} ({self.accel.get('reason')})")
-        image = self.inputs.get("guest_image")
-        if self.inputs:
+        if self.inputs and self.accel:  # a guest was planned (not for `harness build`)
+            image = self.inputs.get("guest_image")
             lines.append(
                 f"  guest    image {image} (vm-images)" if image else "  guest    the host's root"
             )

@@ -48,7 +48,9 @@ class Overrides:
     results_root: Path | None = None
     verbose: bool = False
     allow_unrecorded: bool = False
-    image: Path | None = None  # the guest image to boot (vm-images/build-rootfs.sh)
+    image: Path | None = None  # --image: the guest image to boot (vm-images/build-rootfs.sh)
+    # $XDP_HARNESS_IMAGE or the config file's: booted only when the run booted an image
+    default_image: Path | None = None
 
 
 @dataclass
@@ -149,7 +151,10 @@ def plan(data: Mapping[str, Any], where: str, repo: Path, ov: Overrides) -> Plan
         )
     problems: list[str] = []
     warnings: list[str] = []
-    image = None if ov.image is None else GuestImage.load(ov.image)
+    chosen = ov.image
+    if chosen is None and recorded.guest_image is not None:
+        chosen = ov.default_image
+    image = None if chosen is None else GuestImage.load(chosen)
     if recorded.guest_image is not None and image is None:
         problems.append(
             f"the run booted guest image {recorded.guest_image}: pass --image DIR with an "
@@ -242,7 +247,7 @@ def plan(data: Mapping[str, Any], where: str, repo: Path, ov: Overrides) -> Plan
         pytest_args=list(recorded.pytest_args),
         jobs=ov.jobs or recorded.jobs,
         expected_base=base,
-        image=ov.image,
+        image=chosen,
     )
     return Plan(opts, warnings)
 

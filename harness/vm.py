@@ -17,12 +17,12 @@ from pathlib import Path
 import pexpect
 
 from harness.errors import InfraError
-from harness.guest_image import Mount
 from harness.markers import GUEST_DONE, GUEST_START
 
 __all__ = [
     "GUEST_DONE",
     "GUEST_START",
+    "Mount",
     "VmJob",
     "VmResult",
     "VmSpec",
@@ -33,6 +33,15 @@ __all__ = [
 
 
 TCG_QEMU_OPTS = "--qemu-opts=-accel tcg,thread=single"
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host directory the guest sees at ``guest`` (vng --rwdir/--rodir GUEST=HOST)."""
+
+    host: Path
+    guest: str
+    writable: bool
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,9 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.delenv("HARNESS_REPO", raising=False)
     monkeypatch.delenv("HARNESS_CACHE", raising=False)
+    # nor a default guest image ($XDP_HARNESS_IMAGE, ~/.config/xdp-harness/config.toml)
+    monkeypatch.delenv("XDP_HARNESS_IMAGE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
 
 
 @pytest.fixture

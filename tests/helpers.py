@@ -175,12 +175,18 @@ def built_stack(tmp_path: Path, stack: str) -> tuple[Path, CacheLayout, str]:
 
 
 def make_image(
-    root: Path, image_id: str = "bookworm-0123456789ab", libs: tuple[str, ...] = ()
+    root: Path,
+    image_id: str = "bookworm-0123456789ab",
+    libs: tuple[str, ...] = (),
+    libc6: str | None = None,
 ) -> Path:
-    """What vm-images/build-rootfs.sh leaves: the manifest, the venv's python, the mount
-    points, and the given shared libraries."""
+    """What vm-images/build-rootfs.sh leaves: the manifest (with libc6's version when
+    given), the venv's python, the mount points, and the given shared libraries."""
     (root / "etc").mkdir(parents=True)
-    (root / MANIFEST).write_text(json.dumps({"image_id": image_id}))
+    manifest: dict[str, object] = {"image_id": image_id}
+    if libc6 is not None:
+        manifest["debian"] = {"packages": {"libc6": libc6}}
+    (root / MANIFEST).write_text(json.dumps(manifest))
     python = root / VENV_PYTHON.lstrip("/")
     python.parent.mkdir(parents=True)
     python.write_text("")

@@ -3,7 +3,6 @@ paths a guest is handed, translated to where the image mounts them."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -99,10 +98,10 @@ def test_host_view_is_the_identity(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.skipif(shutil.which("readelf") is None, reason="binutils' readelf is needed")
 def test_a_tool_needing_a_library_the_image_lacks_is_refused(tmp_path: Path) -> None:
-    """A real ELF: the host's /bin/ls needs libc.so.6 and more."""
-    needed = guest_image.needed_libraries(Path("/bin/ls"))
+    """A real ELF (binutils' readelf reads it, as the harness does): the host's /bin/ls
+    needs libc.so.6 and more."""
+    needed = guest_image.elf_needs(Path("/bin/ls")).libraries
     assert "libc.so.6" in needed
     image = GuestImage.load(make_image(tmp_path / "img", libs=("libc.so.6",)))
     lacking = sorted(set(needed) - {"libc.so.6"})
@@ -114,10 +113,25 @@ def test_a_tool_needing_a_library_the_image_lacks_is_refused(tmp_path: Path) -> 
     guest_image.check_libraries(full, {"ls": Path("/bin/ls")})  # nothing missing
 
 
+def test_a_tool_built_against_a_newer_glibc_is_refused(tmp_path: Path) -> None:
+    """The host's ls needs some GLIBC_2.x symbol version: an image whose glibc is
+    older than that cannot run it; one as new can."""
+    newest = guest_image.elf_needs(Path("/bin/ls")).glibc
+    assert newest is not None and newest >= (2, 3)
+    libs = tuple(guest_image.elf_needs(Path("/bin/ls")).libraries)
+    old = GuestImage.load(make_image(tmp_path / "old", libs=libs, libc6="2.2-1"))
+    assert old.glibc == (2, 2)
+    with pytest.raises(UsageError, match=r"ls needs GLIBC_2\.\d+ \(the image's glibc is 2\.2\)"):
+        guest_image.check_libraries(old, {"ls": Path("/bin/ls")})
+    have = ".".join(map(str, newest))
+    same = GuestImage.load(make_image(tmp_path / "same", libs=libs, libc6=f"{have}-9+deb12u14"))
+    guest_image.check_libraries(same, {"ls": Path("/bin/ls")})
+
+
 def test_a_script_needs_no_library(tmp_path: Path) -> None:
     tool = tmp_path / "tool.sh"
     tool.write_text("#!/bin/sh\n")
-    assert guest_image.needed_libraries(tool) == []
+    assert guest_image.elf_needs(tool) == guest_image.ElfNeeds([], None)
 
 
 def test_default_image_env_before_config_file(tmp_path: Path) -> None:
@@ -140,3 +154,22 @@ def test_a_bad_config_file_is_named(tmp_path: Path) -> None:
     cfg.write_text("image = [\n")
     with pytest.raises(UsageError, match=str(cfg)):
         default_image({"XDG_CONFIG_HOME": str(tmp_path)})
+
+
+def test_the_command_line_image_before_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.cli import guest_image_arg, make_parser
+
+    parser = make_parser()
+    monkeypatch.setenv("XDP_HARNESS_IMAGE", "/from/env")
+    assert guest_image_arg(parser.parse_args(["run", "--image", "/cli"])) == Path("/cli")
+    assert guest_image_arg(parser.parse_args(["run"])) == Path("/from/env")
+    assert guest_image_arg(parser.parse_args(["test", "--no-image"])) is None
+    monkeypatch.delenv("XDP_HARNESS_IMAGE")
+    assert guest_image_arg(parser.parse_args(["shell"])) is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "--image", "/cli", "--no-image"])
+    for command in (["build"], ["check-patches"]):  # no guest: no image option
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, "--image", "/cli"])

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from helpers import built_stack, make_series
+from helpers import built_stack, make_image, make_series
 
 from harness import shards
 from harness.errors import ExitCode
@@ -35,8 +35,17 @@ if "--dry-run" in argv:  # the kernel command line: long if FAKE_CMDLINE says so
     )
     print("qemu-system-x86_64 -append " + shlex.quote("x" * (2100 if long else 600)))
     sys.exit(0)
-res = Path(argv[argv.index("--rwdir") + 1])
-repo = Path(argv[argv.index("--cwd") + 1])
+# GUEST=HOST mounts (--image): the guest's paths, back to the host's
+flags = ("--rwdir", "--rodir")
+mounts = [a.split("=", 1) for i, a in enumerate(argv) if i and argv[i - 1] in flags]
+mounts = [m if len(m) == 2 else [m[0], m[0]] for m in mounts]
+def host(path):
+    for guest, where in sorted(mounts, key=lambda m: -len(m[0])):
+        if path == guest or path.startswith(guest + "/"):
+            return Path(where + path[len(guest):])
+    return Path(path)
+res = host(argv[argv.index("--rwdir") + 1].split("=", 1)[0])
+repo = host("/opt/xdp-harness/repo") if "--root" in argv else Path(argv[argv.index("--cwd") + 1])
 cmd = shlex.split(argv[argv.index("--exec") + 1])
 def values(flag):
     return [cmd[i + 1] for i, a in enumerate(cmd) if a == flag]
@@ -47,7 +56,7 @@ for suite in values("--suite"):
     files += sorted(str(p.relative_to(repo)) for p in found)
 ksft = values("--kselftest")
 for units in values("--units"):
-    data = json.loads(Path(units).read_text())
+    data = json.loads(host(units).read_text())
     files += data["tests"]
     ksft += data["kselftests"]
 plays = json.loads(Path(os.environ["FAKE_GUESTS"]).read_text())
@@ -130,6 +139,8 @@ def _execute(
     plays: dict[str, object] | None = None,
     timeout: float = 30,
     keyword: str | None = None,
+    image: Path | None = None,
+    rerun_failures: bool = False,
 ) -> tuple[ExitCode, Pipeline]:
     repo, tree = stack
     (tmp_path / "plays.json").write_text(json.dumps(plays or {}))
@@ -143,6 +154,8 @@ def _execute(
         keyword=keyword,
         results_root=tmp_path / "results",
         jobs=jobs,
+        image=image,
+        rerun_failures=rerun_failures,
     )
     p = Pipeline(opts, repo, CacheLayout(tmp_path / "cache"), host_check=lambda stages: None)
     return p.execute(), p
@@ -465,3 +478,43 @@ def test_the_command_lines_jobs_default_to_the_host_cpus(
         cli.main(["test", "--series", "baseline", "--jobs", "0"])
     assert info.value.code == 2
     assert "want a number of guests (1 or more), got '0'" in capsys.readouterr().err
+
+
+def test_guests_of_an_image_each_mount_their_own_results(
+    stack: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """--image --jobs 2: each guest's one writable mount is its own guest-<n>/, at the
+    image's results mount point, and its units file is handed over as the guest sees it."""
+    img = make_image(tmp_path / "img")
+    code, p = _execute(stack, tmp_path, jobs=2, image=img)
+    assert code == ExitCode.OK, p.report.error
+    assert sorted(t.name for t in p.report.tests) == sorted(ALL_TESTS)
+    vngs = [shlex.split(line) for line in p.runner.log.lines if "vng --run" in line]
+    assert len(vngs) == 2
+    rwdirs = sorted(v[v.index("--rwdir") + 1] for v in vngs)
+    assert rwdirs == [f"/opt/xdp-harness/results={p.results}/guest-{n}" for n in (1, 2)]
+    for cmd in _vng_commands(p):
+        assert cmd[cmd.index("--units") + 1] == "/opt/xdp-harness/results/units.json"
+        assert cmd[cmd.index("--results") + 1] == "/opt/xdp-harness/results"
+
+
+def test_the_rerun_guest_of_an_image_writes_only_into_rerun(
+    stack: tuple[Path, Path], tmp_path: Path
+) -> None:
+    img = make_image(tmp_path / "img")
+    code, p = _execute(
+        stack,
+        tmp_path,
+        jobs=1,
+        plays={"selftests/baseline/test_b.py": "fail"},
+        image=img,
+        rerun_failures=True,
+    )
+    assert code == ExitCode.FAILED
+    vngs = [shlex.split(line) for line in p.runner.log.lines if "vng --run" in line]
+    assert [v[v.index("--rwdir") + 1] for v in vngs] == [
+        f"/opt/xdp-harness/results={p.results}",
+        f"/opt/xdp-harness/results={p.results}/rerun",
+    ]
+    # (this fake guest names tests by file, so it cannot answer the rerun's node ids)
+    assert list(p.report.reruns) == ["selftests.baseline.test_b::test_ok"]

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import stat
 from pathlib import Path
 
 import pytest
-from helpers import DRY_RUN, make_image, make_series
+from helpers import fake_vng, make_image, make_series
 
 from harness.errors import ExitCode
 from harness.paths import CacheLayout
@@ -22,24 +21,11 @@ JUNIT_PASS = (
 )
 
 
-def _fake_vng(bindir: Path, body: str) -> None:
-    """A vng that finds the results dir in its --rwdir argument and plays a guest."""
-    bindir.mkdir(parents=True, exist_ok=True)
-    script = bindir / "vng"
-    script.write_text(
-        "#!/bin/bash\n"
-        + DRY_RUN
-        + 'while [ $# -gt 0 ]; do [ "$1" = --rwdir ] && RES=${2#*=}; shift; done\n'
-        + body
-    )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-
-
 def _run(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, timeout: float = 30
 ) -> tuple[ExitCode, Pipeline]:
     make_series(repo, "baseline", selftests=("baseline",))
-    _fake_vng(tmp_path / "bin", body)
+    fake_vng(tmp_path / "bin", body)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     opts = Options(
         command="test",
@@ -194,7 +180,7 @@ def test_an_image_guest_gets_the_image_and_the_paths_it_mounts(
 
     image = make_image(tmp_path / "img", image_id="bookworm-feedfacecafe")
     make_series(harness_repo, "baseline", selftests=("baseline",))
-    _fake_vng(
+    fake_vng(
         tmp_path / "bin",
         "echo 'harness-guest: start'\n"
         f"echo '{JUNIT_PASS}' > \"$RES/junit.xml\"\n"
@@ -259,3 +245,62 @@ def test_the_accelerator_is_decided_and_said_once_per_run(
     first, second = p.vm_plan(tmp_path / "build"), p.vm_plan(tmp_path / "build")
     assert first.accel == second.accel == "tcg"
     assert calls == ["auto"]
+
+
+def test_each_requested_accelerator_is_decided_on_its_own(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """harness bench boots one pipeline with --accel tcg (icount), then as asked (ns):
+    the second boot must not take the first one's TCG."""
+    import dataclasses
+
+    from harness import accel
+
+    make_series(harness_repo, "baseline", selftests=("baseline",))
+    calls: list[str] = []
+
+    def decide(requested: str, *args: object, **kw: object) -> accel.AccelDecision:
+        calls.append(requested)
+        if requested == "tcg":
+            return accel.AccelDecision("tcg", "requested with --accel tcg")
+        return accel.AccelDecision("kvm", "probe boot with KVM took 3.0s")
+
+    monkeypatch.setattr(accel, "decide", decide)
+    p = Pipeline(Options(command="test", series=["baseline"]), harness_repo, CacheLayout(tmp_path))
+    asked = p.opts
+    p.opts = dataclasses.replace(asked, accel="tcg")
+    assert p.vm_plan(tmp_path / "build").accel == "tcg"
+    assert p.report.accel["accel"] == "tcg"
+    p.opts = asked
+    assert p.vm_plan(tmp_path / "build").accel == "kvm"
+    assert p.report.accel["accel"] == "kvm"
+    assert calls == ["tcg", "auto"]
+
+
+def test_a_tool_the_image_cannot_run_stops_the_run_before_the_boot(
+    harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import kerneltools
+    from harness.errors import UsageError
+
+    d = make_series(harness_repo, "baseline", selftests=("baseline",))
+    with (d / "series.toml").open("a") as f:
+        f.write('tools = ["bpftool"]\n')
+    monkeypatch.setattr(kerneltools, "build_tools", lambda *a: {"bpftool": Path("/bin/ls")})
+    fake_vng(tmp_path / "bin", "echo 'harness-guest: start'\ntouch \"$RES/booted\"\n")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    opts = Options(
+        command="test",
+        series=["baseline"],
+        accel="tcg",
+        results_root=tmp_path / "results",
+        image=make_image(tmp_path / "img"),  # no libraries at all
+    )
+    cache = CacheLayout(tmp_path / "cache")
+    p = Pipeline(opts, harness_repo, cache)
+    p.results.mkdir(parents=True)
+    with pytest.raises(UsageError, match=r"bpftool needs .*libc\.so\.6") as err:
+        p.boot_and_test(cache.worktree(p.work_key), cache.build(p.work_key))
+    assert err.value.exit_code == ExitCode.USAGE
+    assert not any("vng --run" in line for line in p.runner.log.lines)
+    assert not (p.results / "booted").exists()

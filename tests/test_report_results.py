@@ -123,3 +123,5 @@ def test_summary_names_the_guest_userspace(tmp_path: Path) -> None:
     rep.inputs = {"guest_image": "bookworm-e94ac6490cee"}
     lines = rep.summary_text(tmp_path).splitlines()
     assert lines[3] == "  guest    image bookworm-e94ac6490cee (vm-images)"
+    rep.accel = {}  # harness build: no guest
+    assert not any(ln.startswith("  guest ") for ln in rep.summary_text(tmp_path).splitlines())

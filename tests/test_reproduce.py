@@ -164,6 +164,16 @@ def test_a_run_on_an_image_needs_that_image(repo: Path, tmp_path: Path) -> None:
     assert "--image" in command_line(p.opts)
 
 
+def test_the_default_image_is_booted_only_for_a_run_made_on_one(repo: Path, tmp_path: Path) -> None:
+    """$XDP_HARNESS_IMAGE / the config file: the recorded userspace decides."""
+    img = make_image(tmp_path / "img", image_id="bookworm-48112e6c8f65")
+    host_run = _recorded(repo, tmp_path, {})
+    assert plan(host_run, "A", repo, Overrides(default_image=img)).opts.image is None
+    image_run = _recorded(repo, tmp_path, {})
+    image_run["inputs"]["guest_image"] = "bookworm-48112e6c8f65"
+    assert plan(image_run, "A", repo, Overrides(default_image=img)).opts.image == img
+
+
 def test_a_host_root_run_reproduced_on_an_image_warns(repo: Path, tmp_path: Path) -> None:
     data = _recorded(repo, tmp_path, {})
     img = make_image(tmp_path / "img", image_id="bookworm-48112e6c8f65")

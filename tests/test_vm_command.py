@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.guest_image import Mount
-from harness.vm import VmSpec, vng_command
+from harness.vm import Mount, VmSpec, vng_command
 
 BZ = Path("/cache/build/xdp/arch/x86/boot/bzImage")
 
