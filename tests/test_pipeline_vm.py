@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from helpers import fake_vng, make_image, make_series
+from helpers import built_stack, fake_vng, make_image, make_series
 
 from harness.errors import ExitCode
 from harness.paths import CacheLayout
@@ -24,31 +24,23 @@ JUNIT_PASS = (
 def _run(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, timeout: float = 30
 ) -> tuple[ExitCode, Pipeline]:
+    """`harness test` of a built baseline through Pipeline.execute(), the guest played
+    by ``body``: the exit code is the real entry point's."""
     make_series(repo, "baseline", selftests=("baseline",))
+    tree, cache, _ = built_stack(tmp_path, "baseline")
     fake_vng(tmp_path / "bin", body)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     opts = Options(
         command="test",
         series=["baseline"],
+        kernel_tree=tree,
         accel="tcg",
         timeout=timeout,
         boot_timeout=timeout,
         results_root=tmp_path / "results",
     )
-    p = Pipeline(opts, repo, CacheLayout(tmp_path / "cache"))
-    p.results.mkdir(parents=True)
-    build = tmp_path / "build"
-    (build / "arch/x86/boot").mkdir(parents=True)
-    code = ExitCode.OK
-    try:
-        p.boot_and_test(tmp_path / "src", build)
-        from harness.report import verdict
-
-        code, p.report.verdict = verdict(p.report, allow_skips=False)
-    except Exception as exc:
-        code = getattr(exc, "exit_code", ExitCode.INFRA)
-        p.report.error = str(exc)
-    return code, p
+    p = Pipeline(opts, repo, cache, host_check=lambda stages: None)
+    return p.execute(), p
 
 
 def test_passing_guest_passes(
@@ -132,7 +124,7 @@ def test_guest_gets_the_kernel_tree(
     vng = next(line for line in p.runner.log.lines if "vng --run" in line)
     guest = shlex.split(shlex.split(vng)[-1])  # the --exec command, as the guest runs it
     assert guest[1:3] == ["-m", "harness.guest"]
-    assert guest[guest.index("--kernel-tree") + 1] == str(tmp_path / "src")
+    assert guest[guest.index("--kernel-tree") + 1] == str(p.cache.worktree(p.work_key))
 
 
 def test_guest_whose_init_cannot_start_is_infrastructure_not_a_failed_test(
