@@ -331,7 +331,7 @@ def cmd_bench(args: argparse.Namespace, repo: Path) -> int:
     return int(Bench(opts, repo, CacheLayout(default_cache())).execute())
 
 
-_RESULTS_HELP = "a results directory, its results.json, or a bundle (results-<run-id>.tar.xz)"
+_RESULTS_HELP = "a results directory, its results.json, or a bundle (results-<run-id>.tar.zst)"
 
 
 def _compare_args(p: argparse.ArgumentParser) -> None:
@@ -429,7 +429,7 @@ def _write_bundle(results: Path, repo: Path) -> None:
         progress(f"no results.json in {results}: no bundle written")
         return
     path = bundle.write(results, repo)
-    result(f"bundle: {path} (tar.xz: the zstandard package is not installed)")
+    result(f"bundle: {path}")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -450,7 +450,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--bundle",
         action="store_true",
-        help="after the run, write results-<run-id>.tar.xz beside the results directory: "
+        help="after the run, write results-<run-id>.tar.zst beside the results directory: "
         "the results, the series' patches, the config fragments",
     )
     p = sub.add_parser("build", help="stop after the build")

@@ -17,7 +17,7 @@ from harness.errors import UsageError
 
 FIX = (
     "give a results directory (results/<run-id>), its results.json, or a bundle "
-    "(results-<run-id>.tar.xz from `harness run --bundle`)"
+    "(results-<run-id>.tar.zst from `harness run --bundle`)"
 )
 
 

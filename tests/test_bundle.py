@@ -1,4 +1,4 @@
-"""harness.bundle: a run's results with its patches and fragments in one .tar.xz, and
+"""harness.bundle: a run's results with its patches and fragments in one .tar.zst, and
 unpacking it without writing outside the directory it is unpacked into."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import zstandard
 from compare_data import run_results, write_results
 from helpers import make_series, patch_text
 
@@ -63,7 +64,8 @@ def test_round_trip(tmp_path: Path, repo: Path) -> None:
     )
     (results / "link").symlink_to("/etc/passwd")  # not a file of the results: left out
     path = bundle.write(results, repo)
-    assert path == tmp_path / "results" / "results-20261203-120000-xdp-meta.tar.xz"
+    assert path == tmp_path / "results" / "results-20261203-120000-xdp-meta.tar.zst"
+    assert path.read_bytes()[:4] == b"\x28\xb5\x2f\xfd"  # zstd
     assert not list(path.parent.glob(".*part"))
     out = tmp_path / "out"
     out.mkdir()
@@ -100,8 +102,8 @@ def test_open_results_unpacks_and_cleans_up(tmp_path: Path, repo: Path) -> None:
     assert not unpacked.exists()
 
 
-def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes]]) -> Path:
-    with tarfile.open(path, "w:xz") as tar:
+def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes]], mode: str = "w:xz") -> Path:
+    with tarfile.open(path, mode) as tar:
         for info, data in members:
             info.size = len(data) if info.isreg() else 0
             tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
@@ -150,12 +152,34 @@ def test_unsafe_or_wrong_bundles_refused(
     assert not list(into.rglob("evil"))
 
 
-def test_damaged_and_zstd_bundles(tmp_path: Path) -> None:
+def test_damaged_bundles(tmp_path: Path) -> None:
     broken = tmp_path / "results-x.tar.xz"
     broken.write_bytes(b"\xfd7zXZ\x00 not really")
     with pytest.raises(BadBundle, match="cannot unpack"):
         bundle.extract(broken, tmp_path)
     zst = tmp_path / "results-x.tar.zst"
-    zst.write_bytes(b"(\xb5/\xfd")
-    with pytest.raises(BadBundle, match="a zstd bundle"):
+    zst.write_bytes(b"(\xb5/\xfd and not a frame")
+    with pytest.raises(BadBundle, match="cannot unpack"):
+        bundle.extract(zst, tmp_path)
+
+
+def test_an_older_xz_bundle_and_a_zstd_one_unpack_alike(tmp_path: Path) -> None:
+    members = [_file("run/results.json", b"{}"), _file("run/console.log", b"boot")]
+    xz = _tar(tmp_path / "results-run.tar.xz", members)
+    plain = _tar(tmp_path / "plain.tar", members, mode="w")
+    zst = tmp_path / "results-run.tar.zst"
+    zst.write_bytes(zstandard.ZstdCompressor().compress(plain.read_bytes()))
+    for path in (xz, zst):
+        into = tmp_path / path.name.replace(".", "-")
+        into.mkdir()
+        results = bundle.extract(path, into)
+        assert (results / "console.log").read_bytes() == b"boot"
+        assert sorted(p.name for p in into.iterdir()) == ["run"]  # the temporary tar is gone
+
+
+def test_a_zstd_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bundle, "MAX_UNPACKED", 1 << 20)
+    zst = tmp_path / "results-x.tar.zst"
+    zst.write_bytes(zstandard.ZstdCompressor().compress(bytes(8 << 20)))
+    with pytest.raises(BadBundle, match="more than 1 MiB"):
         bundle.extract(zst, tmp_path)

@@ -374,7 +374,7 @@ def test_run_bundle_after_the_run(
     root = tmp_path / "results"
     argv = ["run", "--series", "xdp-meta", "--results-dir", str(root), "--bundle"]
     assert main(argv) == 1
-    (path,) = root.glob("results-*-xdp-meta.tar.xz")
+    (path,) = root.glob("results-*-xdp-meta.tar.zst")
     assert f"bundle: {path}" in capsys.readouterr().out
     with open_results(path) as loaded:
         assert (loaded.directory / "inputs/patches/xdp-meta/0002-two.patch").is_file()
