@@ -161,6 +161,22 @@ def test_the_verdict_says_what_the_exit_code_says(harness_repo: Path, tmp_path: 
     assert p.report.verdict == "ERROR: infrastructure"
 
 
+def _image_pipeline(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image: Path
+) -> tuple[Pipeline, CacheLayout]:
+    """`harness test --image` of baseline, the fake vng in tmp_path/bin on PATH."""
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    opts = Options(
+        command="test",
+        series=["baseline"],
+        accel="tcg",
+        results_root=tmp_path / "results",
+        image=image,
+    )
+    cache = CacheLayout(tmp_path / "cache")
+    return Pipeline(opts, repo, cache), cache
+
+
 def test_an_image_guest_gets_the_image_and_the_paths_it_mounts(
     harness_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,16 +194,7 @@ def test_an_image_guest_gets_the_image_and_the_paths_it_mounts(
         f"echo '{JUNIT_PASS}' > \"$RES/junit.xml\"\n"
         "echo 'harness-guest: pytest exit 0'\n",
     )
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    opts = Options(
-        command="test",
-        series=["baseline"],
-        accel="tcg",
-        results_root=tmp_path / "results",
-        image=image,
-    )
-    cache = CacheLayout(tmp_path / "cache")
-    p = Pipeline(opts, harness_repo, cache)
+    p, cache = _image_pipeline(harness_repo, tmp_path, monkeypatch, image)
     assert p.report.inputs["guest_image"] == "bookworm-feedfacecafe"
     p.results.mkdir(parents=True)
     build = cache.build(p.work_key)
@@ -280,16 +287,8 @@ def test_a_tool_the_image_cannot_run_stops_the_run_before_the_boot(
         f.write('tools = ["bpftool"]\n')
     monkeypatch.setattr(kerneltools, "build_tools", lambda *a: {"bpftool": Path("/bin/ls")})
     fake_vng(tmp_path / "bin", "echo 'harness-guest: start'\ntouch \"$RES/booted\"\n")
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    opts = Options(
-        command="test",
-        series=["baseline"],
-        accel="tcg",
-        results_root=tmp_path / "results",
-        image=make_image(tmp_path / "img"),  # no libraries at all
-    )
-    cache = CacheLayout(tmp_path / "cache")
-    p = Pipeline(opts, harness_repo, cache)
+    image = make_image(tmp_path / "img")  # no libraries at all
+    p, cache = _image_pipeline(harness_repo, tmp_path, monkeypatch, image)
     p.results.mkdir(parents=True)
     with pytest.raises(UsageError, match=r"bpftool needs .*libc\.so\.6") as err:
         p.boot_and_test(cache.worktree(p.work_key), cache.build(p.work_key))
