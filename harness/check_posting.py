@@ -145,8 +145,11 @@ class PostingCheck:
             check_tree(posting, intake.from_range),
         ]
         history = base.subject if base is not None and base.history else None
+        earlier: dict[str, int] = {}
         for m in posting.patches:
-            self._put(m, check_form(m), check_signoff(m), check_fixes(m.message, history))
+            fixes = check_fixes(m.message, history, earlier)
+            self._put(m, check_form(m), check_signoff(m), fixes)
+            earlier.setdefault(m.title, m.number)
         exists: uapi_check.MirrorExists = base.exists if base is not None else (lambda p: None)
         hunks = uapi_check.by_hunks(posting, exists)
         if self.opts.no_build:

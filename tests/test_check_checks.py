@@ -172,3 +172,13 @@ def test_series_level(tmp_path: Path) -> None:
     )
     assert check_cover(untargeted).status is Status.PASS  # one patch
     assert check_tree(untargeted).status is Status.WARN
+
+
+def test_fixes_naming_an_earlier_patch_of_the_posting_fails() -> None:
+    """A series that adds a bug in one patch and fixes it in another: fold the fix."""
+    earlier = {"net: add a helper": 1}
+    tag = 'Fixes: 0123456789ab ("net: add a helper")'
+    r = check_fixes(f"Why.\n\n{tag}\n", None, earlier)
+    assert r.status is Status.FAIL
+    assert "fixes patch 1 of this posting: fold the fix into it" in r.summary
+    assert check_fixes(f"{GOOD_FIXES}\n", None, earlier).status is Status.PASS

@@ -336,3 +336,29 @@ def test_command_line_wants_one_source() -> None:
     assert info.value.code == 2
     args = make_parser().parse_args(["check", "--mbox", "x.mbox", "--depends-on", "a,b"])
     assert args.mbox == Path("x.mbox") and args.depends_on == ["a,b"]
+
+
+@needs_checkpatch
+def test_a_fix_of_an_earlier_patch_is_named(tmp_path: Path, harness_repo: Path) -> None:
+    tree, _ = fake_base(tmp_path)
+    mails = [
+        cover(2),
+        patch(1, 2, "net: add a helper", new_file("net/core/helper.c", ["int helper;"])),
+        patch(
+            2,
+            2,
+            "net: fix the helper",
+            edit("net/core/helper.c", ["int helper;"], ["int helper2;"]),
+            trailers=('Fixes: 0123456789ab ("net: add a helper")',),
+        ),
+    ]
+    box = write_mbox(tmp_path / "posting.mbox", *mails)
+    code, data, _ = check(
+        tmp_path, harness_repo, mbox=box, no_build=True, scripts=KERNEL_SCRIPTS, kernel_tree=tree
+    )
+    assert code == ExitCode.FAILED
+    s = statuses(data)
+    assert s[(1, "fixes")] == "pass" and s[(2, "fixes")] == "fail"
+    row2 = next(r for r in data["rows"] if r["patch"] == 2)
+    fixes = next(c for c in row2["checks"] if c["check"] == "fixes")
+    assert "fixes patch 1 of this posting" in fixes["summary"]

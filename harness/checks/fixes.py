@@ -1,10 +1,11 @@
-"""Fixes: tags: the form (12+ hex chars, ("subject") quoted), and with a base that
-has history (--kernel-tree), that the commit exists with exactly that subject."""
+"""Fixes: tags: the form (12+ hex chars, ("subject") quoted), not a patch earlier in
+the same posting (fold the fix into it instead), and with a base that has history
+(--kernel-tree), that the commit exists with exactly that subject."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from harness.checks import CheckResult, failed, passed
 
@@ -16,9 +17,13 @@ _FORM = re.compile(r'^ ([0-9a-f]{12,40}) \("(.+)"\)$')
 History = Callable[[str], str | None]
 
 
-def check_fixes(message: str, history: History | None) -> CheckResult:
+def check_fixes(
+    message: str, history: History | None, earlier: Mapping[str, int] | None = None
+) -> CheckResult:
     """``message``: the commit message. ``history``: None when the base has no history
-    (Debian's tarball): then only the form is checked, and the result says so."""
+    (Debian's tarball): then only the form is checked, and the result says so.
+    ``earlier``: the titles of the posting's patches before this one, with their
+    numbers: a tag naming one of them fails (the fix belongs in that patch)."""
     tags = [m.group(0) for m in _FIXES.finditer(message)]
     if not tags:
         return passed(NAME, "no Fixes: tag")
@@ -30,9 +35,15 @@ def check_fixes(message: str, history: History | None) -> CheckResult:
                 f"{tag!r}: want 'Fixes: <12+ hex chars of the commit> (\"<its subject>\")'"
             )
             continue
+        sha, subject = m.groups()
+        if earlier and subject in earlier:
+            problems.append(
+                f"{tag!r}: fixes patch {earlier[subject]} of this posting: fold the fix into it "
+                "(a series should not add a bug and fix it)"
+            )
+            continue
         if history is None:
             continue
-        sha, subject = m.groups()
         found = history(sha)
         if found is None:
             problems.append(f"{tag!r}: commit {sha} is not in the base tree's history")
