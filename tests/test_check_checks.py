@@ -142,6 +142,28 @@ def test_uapi_mirrored_differently_fails(tmp_path: Path) -> None:
     assert "+b" in r.log
 
 
+def test_a_tools_copy_changed_without_the_header_fails(tmp_path: Path) -> None:
+    """The other way: tools/include/uapi/ follows include/uapi/, never leads it."""
+    h = "include/uapi/linux/xdpx.h"
+    mails = [
+        cover(2),
+        patch(1, 2, "tools: only the copy", edit("tools/" + h, ["a"], ["a", "c"])),
+        patch(
+            2, 2, "net: both", edit(h, ["a"], ["a", "b"]) + edit("tools/" + h, ["a"], ["a", "b"])
+        ),
+    ]
+    p = read_mbox(write_mbox(tmp_path / "s.mbox", *mails))
+    r = by_hunks(p, lambda _: True)
+    assert r[1].status is Status.FAIL
+    assert "of tools/include/uapi/linux/xdpx.h are not made to include/uapi/linux/xdpx.h" in (
+        r[1].summary
+    )
+    assert "+c" in r[1].log
+    assert r[2].status is Status.PASS
+    files = by_files(p, [{h: True}, {h: True}, {h: True}], {}, r)
+    assert files[1].status is Status.FAIL and files[2].status is Status.PASS
+
+
 def test_uapi_by_files(tmp_path: Path) -> None:
     h = "include/uapi/linux/xdpx.h"
     mails = [

@@ -1,5 +1,7 @@
 """UAPI mirror: every change to include/uapi/ is made byte for byte to its copy in
-tools/include/uapi/ within the series (where the tools/ copy exists).
+tools/include/uapi/ within the series (where the tools/ copy exists), and the other
+way: a change to a tools/include/uapi/ copy is one the series makes to the kernel's
+header too (the copy follows the header, never leads it).
 
 Without a tree (--no-build) the patches' changed lines are compared; with one, the
 files themselves after each patch."""
@@ -51,6 +53,36 @@ def uapi_files(posting: Posting) -> dict[int, list[str]]:
     }
 
 
+def _unled(posting: Posting) -> dict[int, list[_Finding]]:
+    """Per patch: its changed lines of tools/include/uapi/ copies that the series
+    does not make to the kernel's header (each line used once)."""
+    pool: dict[str, Counter[str]] = {}
+    for m in posting.patches:
+        for f, lines in changed_lines(m.diff).items():
+            if f.startswith(UAPI):
+                pool.setdefault(f, Counter()).update(lines)
+    found: dict[int, list[_Finding]] = {}
+    for m in posting.patches:
+        for f, lines in changed_lines(m.diff).items():
+            if not f.startswith("tools/" + UAPI):
+                continue
+            header = f.removeprefix("tools/")
+            have = pool.get(header, Counter())
+            missing = Counter(lines) - have
+            pool[header] = have - Counter(lines)
+            if missing:
+                sample = "\n".join(sorted(missing.elements())[:5])
+                found.setdefault(m.number, []).append(
+                    _Finding(
+                        Status.FAIL,
+                        f"{sum(missing.values())} changed line(s) of {f} are not made to "
+                        f"{header} in the series: the tools/ copy follows the kernel's "
+                        f"header, change {header}:\n{sample}",
+                    )
+                )
+    return found
+
+
 def by_hunks(posting: Posting, exists: MirrorExists) -> dict[int, CheckResult]:
     """Per patch: its include/uapi/ changed lines are among the series' changes to
     the tools/ copies (each line used once)."""
@@ -61,9 +93,10 @@ def by_hunks(posting: Posting, exists: MirrorExists) -> dict[int, CheckResult]:
             if f.startswith("tools/" + UAPI):
                 pool.setdefault(f, Counter()).update(lines)
                 where.setdefault(f, []).append(m.number)
+    unled = _unled(posting)
     results: dict[int, CheckResult] = {}
     for m in posting.patches:
-        findings: list[_Finding] = []
+        findings: list[_Finding] = list(unled.get(m.number, []))
         for f, lines in changed_lines(m.diff).items():
             if not f.startswith(UAPI):
                 continue
@@ -115,15 +148,16 @@ def by_files(
     apply). ``differences``: the diff of each pair still different at the end.
     Where the copies differed already at the base, the changes are compared
     (``hunks``, from by_hunks)."""
+    unled = _unled(posting)
     results: dict[int, CheckResult] = {}
     for n, files in uapi_files(posting).items():
-        if not files:
-            results[n] = passed(NAME, "no UAPI header changed")
-            continue
-        if n >= len(equal):
+        if n >= len(equal) and (files or n in unled):
             results[n] = skipped(NAME, "the patch did not apply")
             continue
-        findings: list[_Finding] = []
+        findings: list[_Finding] = list(unled.get(n, []))
+        if not files:
+            results[n] = _combine(findings, "no UAPI header changed")
+            continue
         for f in files:
             now = equal[n].get(f)
             if now is None:
