@@ -20,8 +20,14 @@ lint:
 unit:
 	$(BIN)/python -m pytest tests
 
+# its log beside it, its last lines shown when it fails (make check runs it beside lint
+# and the unit tests)
 image:
-	$(SUDO) vm-images/build-rootfs.sh $(IMAGE)
+	@mkdir -p $(dir $(IMAGE))
+	@echo "image: vm-images/build-rootfs.sh $(IMAGE) (log: $(IMAGE).log)"
+	@$(SUDO) vm-images/build-rootfs.sh $(IMAGE) > $(IMAGE).log 2>&1 \
+	  || { tail -n 30 $(IMAGE).log; echo "image: build-rootfs.sh failed, log: $(IMAGE).log"; exit 1; }
+	@tail -n 1 $(IMAGE).log
 
 # Unit tests, then every series stacked: one kernel build, one boot, every suite,
 # in the pinned guest image.
