@@ -70,6 +70,11 @@ class BuildResult:
     steps: int
 
 
+def bzimage_of(build_dir: Path) -> Path:
+    """The kernel image ``make bzImage`` leaves in an x86 build directory."""
+    return build_dir / "arch/x86/boot/bzImage"
+
+
 def jobs() -> int:
     return (os.cpu_count() or 1) + 1
 
@@ -155,7 +160,7 @@ def build(
     log_path: Path,
     force: bool = False,
 ) -> BuildResult:
-    bzimage = build_dir / "arch/x86/boot/bzImage"
+    bzimage = bzimage_of(build_dir)
     vmlinux = build_dir / "vmlinux"
     stamp_path = build_dir / STAMP
     stamp = {"head": head, "config": cfg.hash}

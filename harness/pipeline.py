@@ -122,7 +122,7 @@ class KernelBuild:
 
     @property
     def bzimage(self) -> Path:
-        return self.build_dir / "arch/x86/boot/bzImage"
+        return build.bzimage_of(self.build_dir)
 
 
 class Pipeline:
@@ -301,7 +301,7 @@ class Pipeline:
         key = self.stack_key_for(source.source_id_for(self.opts.kernel_tree))
         self.lock_stack(key)
         wt_path, build_dir = self.cache.worktree(key), self.cache.build(key)
-        bz = build_dir / "arch/x86/boot/bzImage"
+        bz = build.bzimage_of(build_dir)
         build_cmd = "harness build " + " ".join("--series " + s.name for s in self.stack)
         debug = " --debug-config" if self.opts.debug_config else ""
         if not bz.exists() or not (build_dir / build.STAMP).exists():
@@ -516,7 +516,7 @@ class Pipeline:
 
     def vm_plan(self, build_dir: Path) -> VmPlan:
         """The kernel to boot, the accelerator (probed once per run), the timeouts."""
-        bzimage = build_dir / "arch/x86/boot/bzImage"
+        bzimage = build.bzimage_of(build_dir)
         decision = self._accel(bzimage)
         boot_to, run_to = TIMEOUTS[decision.accel]
         return VmPlan(
