@@ -53,68 +53,76 @@ def uapi_files(posting: Posting) -> dict[int, list[str]]:
     }
 
 
-def _unled(posting: Posting) -> dict[int, list[_Finding]]:
-    """Per patch: its changed lines of tools/include/uapi/ copies that the series
-    does not make to the kernel's header (each line used once)."""
+Changes = dict[int, dict[str, list[str]]]  # per patch: its changed lines per file
+
+
+def _changes(posting: Posting) -> Changes:
+    return {m.number: changed_lines(m.diff) for m in posting.patches}
+
+
+def _pool(changes: Changes, prefix: str) -> dict[str, Counter[str]]:
+    """The series' changed lines of every file under ``prefix``."""
     pool: dict[str, Counter[str]] = {}
-    for m in posting.patches:
-        for f, lines in changed_lines(m.diff).items():
-            if f.startswith(UAPI):
+    for files in changes.values():
+        for f, lines in files.items():
+            if f.startswith(prefix):
                 pool.setdefault(f, Counter()).update(lines)
+    return pool
+
+
+def _take(pool: dict[str, Counter[str]], f: str, lines: list[str]) -> Counter[str]:
+    """Take ``lines`` out of ``pool[f]`` (each line used once); those it lacked."""
+    have = pool.get(f, Counter())
+    pool[f] = have - Counter(lines)
+    return Counter(lines) - have
+
+
+def _not_made(f: str, other: str, missing: Counter[str], why: str = "") -> _Finding:
+    sample = "\n".join(sorted(missing.elements())[:5])
+    return _Finding(
+        Status.FAIL,
+        f"{sum(missing.values())} changed line(s) of {f} are not made to {other} in the "
+        f"series{why}:\n{sample}",
+    )
+
+
+def _unled(changes: Changes) -> dict[int, list[_Finding]]:
+    """Per patch: its changed lines of tools/include/uapi/ copies that the series
+    does not make to the kernel's header."""
+    pool = _pool(changes, UAPI)
     found: dict[int, list[_Finding]] = {}
-    for m in posting.patches:
-        for f, lines in changed_lines(m.diff).items():
+    for n, files in changes.items():
+        for f, lines in files.items():
             if not f.startswith("tools/" + UAPI):
                 continue
             header = f.removeprefix("tools/")
-            have = pool.get(header, Counter())
-            missing = Counter(lines) - have
-            pool[header] = have - Counter(lines)
+            missing = _take(pool, header, lines)
             if missing:
-                sample = "\n".join(sorted(missing.elements())[:5])
-                found.setdefault(m.number, []).append(
-                    _Finding(
-                        Status.FAIL,
-                        f"{sum(missing.values())} changed line(s) of {f} are not made to "
-                        f"{header} in the series: the tools/ copy follows the kernel's "
-                        f"header, change {header}:\n{sample}",
-                    )
-                )
+                why = f": the tools/ copy follows the kernel's header, change {header}"
+                found.setdefault(n, []).append(_not_made(f, header, missing, why))
     return found
 
 
 def by_hunks(posting: Posting, exists: MirrorExists) -> dict[int, CheckResult]:
     """Per patch: its include/uapi/ changed lines are among the series' changes to
-    the tools/ copies (each line used once)."""
-    pool: dict[str, Counter[str]] = {}
-    where: dict[str, list[int]] = {}
-    for m in posting.patches:
-        for f, lines in changed_lines(m.diff).items():
-            if f.startswith("tools/" + UAPI):
-                pool.setdefault(f, Counter()).update(lines)
-                where.setdefault(f, []).append(m.number)
-    unled = _unled(posting)
+    the tools/ copies (each line used once), and the other way."""
+    changes = _changes(posting)
+    pool = _pool(changes, "tools/" + UAPI)
+    where = {f: [n for n, files in changes.items() if f in files] for f in pool}
+    unled = _unled(changes)
     results: dict[int, CheckResult] = {}
-    for m in posting.patches:
-        findings: list[_Finding] = list(unled.get(m.number, []))
-        for f, lines in changed_lines(m.diff).items():
+    for n, files in changes.items():
+        findings: list[_Finding] = list(unled.get(n, []))
+        for f, lines in files.items():
             if not f.startswith(UAPI):
                 continue
             copy = mirror(f)
             if copy in pool:
-                missing = Counter(lines) - pool[copy]
-                pool[copy] -= Counter(lines)
+                missing = _take(pool, copy, lines)
                 if missing:
-                    sample = "\n".join(sorted(missing.elements())[:5])
-                    findings.append(
-                        _Finding(
-                            Status.FAIL,
-                            f"{sum(missing.values())} changed line(s) of {f} are not made to "
-                            f"{copy} in the series:\n{sample}",
-                        )
-                    )
+                    findings.append(_not_made(f, copy, missing))
                 else:
-                    in_patches = ", ".join(str(n) for n in where[copy])
+                    in_patches = ", ".join(str(p) for p in where[copy])
                     findings.append(_Finding(Status.PASS, f"{f}: mirrored (patch {in_patches})"))
                 continue
             has = exists(copy)
@@ -132,7 +140,7 @@ def by_hunks(posting: Posting, exists: MirrorExists) -> dict[int, CheckResult]:
                 findings.append(
                     _Finding(Status.FAIL, f"{f} changed, its copy {copy} not in the series")
                 )
-        results[m.number] = _combine(findings, "no UAPI header changed")
+        results[n] = _combine(findings, "no UAPI header changed")
     return results
 
 
@@ -148,7 +156,7 @@ def by_files(
     apply). ``differences``: the diff of each pair still different at the end.
     Where the copies differed already at the base, the changes are compared
     (``hunks``, from by_hunks)."""
-    unled = _unled(posting)
+    unled = _unled(_changes(posting))
     results: dict[int, CheckResult] = {}
     for n, files in uapi_files(posting).items():
         if n >= len(equal) and (files or n in unled):
