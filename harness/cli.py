@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -539,6 +541,8 @@ def cmd_list(repo: Path) -> int:
             f"  base {s.base or '?'}; depends on: {deps}; config: "
             f"{', '.join(['base.config', *s.config])}; selftests: {', '.join(s.selftests)}"
         )
+        if s.tools:
+            print(f"  tools: {', '.join(s.tools)}")
         if s.bpf_selftests:
             print(f"  bpf-selftests: {', '.join(s.bpf_selftests)}")
         if s.kselftests:
@@ -583,6 +587,24 @@ def tools_on_path(environ: dict[str, str] | None = None) -> None:
         env["PATH"] = os.pathsep.join([bindir, *(p for p in parts if p)])
 
 
+@contextlib.contextmanager
+def command_process() -> Iterator[None]:
+    """What one command changes in this process, undone when it returns: PATH
+    (see tools_on_path) and the SIGTERM handler. `main()` called in-process (an
+    embedding tool, the tests) leaves the caller's environment as it found it."""
+    saved_path = os.environ.get("PATH")
+    saved_term = signal.signal(signal.SIGTERM, _terminated)
+    tools_on_path()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved_term)
+        if saved_path is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = saved_path
+
+
 def _terminated(signum: int, frame: object) -> None:
     """SIGTERM (a CI job cancelled, `kill`): as Ctrl-C, so that every guest is
     killed, its console kept and the report written on the way out."""
@@ -590,8 +612,11 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _terminated)
-    tools_on_path()
+    with command_process():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     if getattr(args, "all_series", False) and args.series:

@@ -482,11 +482,13 @@ class Pipeline:
         jobs = min(self.opts.jobs, len(self.units))
         if jobs <= 1:
             return []
-        fit = shards.fit_memory(jobs, vm.VmSpec.memory, shards.available_memory())
+        memory = stack_vm_shape(self.stack).memory or vm.VmSpec.memory
+        fit = shards.fit_memory(jobs, memory, shards.available_memory())
         if fit < jobs:
             warn(
-                f"--jobs {self.opts.jobs}: the available memory holds {fit} guests of "
-                f"{vm.VmSpec.memory} (and {shards.GUEST_OVERHEAD >> 20} MiB for QEMU) each"
+                f"--jobs {self.opts.jobs}: the available memory holds {fit} "
+                f"guest{'s' if fit > 1 else ''} of "
+                f"{memory} (and {shards.GUEST_OVERHEAD >> 20} MiB for QEMU) each"
             )
         known = shards.previous_costs(self.results.parent, self.key, self.units, self.results)
         return shards.plan(self.units, fit, known)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -143,6 +144,36 @@ def test_tools_on_path_puts_the_interpreters_directory_first() -> None:
     assert env["PATH"].split(os.pathsep) == [bindir, "/usr/bin", "/bin"]
     tools_on_path(env)  # idempotent
     assert env["PATH"].split(os.pathsep).count(bindir) == 1
+
+
+def test_main_leaves_path_and_sigterm_as_it_found_them(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    bindir = str(Path(sys.executable).parent)
+    seen: list[tuple[str, object]] = []
+
+    def fake_list(_repo: Path) -> int:
+        seen.append((os.environ["PATH"], signal.getsignal(signal.SIGTERM)))
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_list", fake_list)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["list"]) == 0
+    # during the command: the venv's tools first, SIGTERM ends the run like Ctrl-C
+    assert seen == [(os.pathsep.join([bindir, "/usr/bin", "/bin"]), cli._terminated)]
+    # after it: as before
+    assert os.environ["PATH"] == "/usr/bin:/bin"
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_list_names_the_tools(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with (repo / "patches/xdp-meta/series.toml").open("a") as f:
+        f.write('tools = ["bpftool"]\n')
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out.count("  tools: bpftool") == 1
+    assert out.index("  tools: bpftool") == out.index("xdp-meta: XDP metadata") + 2
 
 
 def test_list_names_the_kselftests(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -439,6 +439,23 @@ def test_no_more_guests_than_the_memory_holds(
     assert "--jobs 4: the available memory holds 2 guests of 2G" in capsys.readouterr().err
 
 
+def test_the_memory_fit_uses_the_series_guest_memory(
+    stack: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo, _ = stack
+    with (repo / "patches/baseline/series.toml").open("a") as f:
+        f.write('[vm]\nmemory = "3G"\n')
+    # 6 GiB hold two guests of the default 2G, one of 3G (each with QEMU's overhead)
+    monkeypatch.setattr(shards, "available_memory", lambda: 6 * 1024**3)
+    code, p = _execute(stack, tmp_path, jobs=2)
+    assert code == ExitCode.OK
+    assert "guests" not in _results(p)
+    assert "--jobs 2: the available memory holds 1 guest of 3072M" in capsys.readouterr().err
+
+
 def test_the_live_view_names_the_guest(
     stack: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
