@@ -90,3 +90,23 @@ def test_suites_without_programs_need_no_clang(
     (harness_repo / "selftests" / "baseline" / "progs").mkdir(parents=True)
     objs = bpfprogs.compile_suites(harness_repo, ["baseline"], tmp_path, tmp_path / "o", Runner())
     assert objs == []
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(
+    bpfprogs.find_clang() is None, reason="clang-19 not installed (apt-get install clang-19)"
+)
+def test_the_real_clang_compiles_the_baseline_programs(tmp_path: Path) -> None:
+    """The real compiler on this repository's baseline programs: eBPF objects (ELF
+    machine EM_BPF) with their XDP section, built against the host's headers where a
+    kernel tree's tools/include/uapi would come first."""
+    objs = bpfprogs.compile_suites(REPO, ["baseline"], tmp_path / "tree", tmp_path / "o", Runner())
+    names = sorted(p.name for p in (REPO / "selftests/baseline/progs").glob("*.bpf.c"))
+    assert [o.name for o in objs] == [n.removesuffix(".c") + ".o" for n in names]
+    for obj in objs:
+        data = obj.read_bytes()
+        assert data[:4] == b"\x7fELF"
+        assert int.from_bytes(data[18:20], "little") == 247  # e_machine: EM_BPF
+    assert b"xdp" in (tmp_path / "o/baseline/xdp_pass.bpf.o").read_bytes()
