@@ -87,6 +87,12 @@ def make_env(cache: CacheLayout) -> dict[str, str]:
         # base dir stripped and the cwd not hashed, stacks share cache hits.
         "CCACHE_NOHASHDIR": "1",
         "CCACHE_COMPILERCHECK": "content",
+        # Depend mode: a miss compiles once, taking the headers from the compiler's
+        # -MMD file (kbuild passes -Wp,-MMD), instead of running the preprocessor
+        # first to hash its output. Measured on this config's net/ and kernel/ (440
+        # compiles, -j3, 2 cores): no ccache 191 s, empty cache 286 s by default,
+        # 200 s in depend mode; a warm cache hits in direct mode either way.
+        "CCACHE_DEPEND": "1",
         "KBUILD_BUILD_USER": "harness",
         "KBUILD_BUILD_HOST": "harness",
     }
