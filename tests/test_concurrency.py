@@ -6,12 +6,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from helpers import built_stack, fake_vng, init_repo, make_series
+from helpers import built_stack, fake_vng, init_repo, make_series, script
 
 from harness import build, locks, pipeline, vm
 from harness.errors import ExitCode
@@ -119,8 +121,14 @@ def test_the_stack_is_locked_from_apply_through_the_build(
 
 
 def _guest_with_junit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pause: float) -> None:
+    _guest_with_junit_in(tmp_path / "bin", tmp_path, pause)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+
+
+def _guest_with_junit_in(bindir: Path, tmp_path: Path, pause: float) -> None:
+    """A fake vng in ``bindir``: one passing test, its start and end in tmp_path/guests."""
     fake_vng(
-        tmp_path / "bin",
+        bindir,
         "echo 'harness-guest: start'\n"
         f'echo "start $(date +%s.%N)" >> {tmp_path / "guests"}\n'
         f"sleep {pause}\n"
@@ -128,7 +136,6 @@ def _guest_with_junit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pause: fl
         f"echo '{JUNIT_PASS}' > \"$RES/junit.xml\"\n"
         "echo 'harness-guest: pytest exit 0'\n",
     )
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
 
 
 def _test_run(repo: Path, tmp_path: Path, tree: Path, cache: CacheLayout) -> Pipeline:
@@ -220,3 +227,94 @@ def test_latest_is_replaced_in_one_step(tmp_path: Path) -> None:
     point_latest(b)
     assert (tmp_path / "latest").resolve() == b.resolve()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "latest"]
+
+
+# -- two `harness run` processes on one cache ----------------------------------------------
+
+# kbuild's two calls: allnoconfig keeps the merged fragments; bzImage takes a while and
+# says when it ran.
+FAKE_MAKE = r"""#!/bin/sh
+for a in "$@"; do case "$a" in O=*) O="${a#O=}";; KCONFIG_ALLCONFIG=*) ALL="${a#*=}";; esac; done
+case " $* " in
+*" allnoconfig "*) cp "$ALL" "$O/.config" ;;
+*" bzImage"*)
+  echo "start $(date +%s.%N)" >> "$EVENTS.make"
+  echo "  CC      net/core/dev.o"
+  sleep 1
+  mkdir -p "$O/arch/x86/boot" && echo bzImage > "$O/arch/x86/boot/bzImage"
+  echo "end $(date +%s.%N)" >> "$EVENTS.make" ;;
+esac
+"""
+
+# Host tools `run` checks for at its start, played by no-ops: the test needs none of them.
+NO_OPS = (
+    "gcc",
+    "flex",
+    "bison",
+    "bc",
+    "pahole",
+    "ccache",
+    "qemu-system-x86_64",
+    "udevadm",
+    "bpftool",
+    "ip",
+)
+
+
+def _spans(path: Path) -> list[tuple[float, float]]:
+    lines = [ln.split() for ln in path.read_text().splitlines()]
+    starts = [float(t) for e, t in lines if e == "start"]
+    ends = [float(t) for e, t in lines if e == "end"]
+    return list(zip(starts, ends, strict=True))
+
+
+def test_two_harness_run_processes_on_one_cache_both_pass(repo: Path, tmp_path: Path) -> None:
+    """Two CI jobs at once: `harness run` twice, as processes, on one cache and one
+    results root, from a kernel tree not yet imported: one import, one build (the
+    second run finds it built), guests one after the other, both PASS."""
+    tree = tmp_path / "linux"
+    init_repo(tree, {"Makefile": "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 117\n"})
+    bindir = tmp_path / "bin"
+    _guest_with_junit_in(bindir, tmp_path, pause=0.5)
+    script(bindir / "make", FAKE_MAKE)
+    for tool in NO_OPS:
+        script(bindir / tool, "exit 0\n")
+    env = {
+        **os.environ,
+        # the interpreter's directory already on PATH, after the fakes: the CLI leaves
+        # PATH as it is then (it would put the real vng first otherwise)
+        "PATH": os.pathsep.join(
+            [str(bindir), str(Path(sys.executable).parent), "/usr/bin", "/bin"]
+        ),
+        "HARNESS_REPO": str(repo),
+        "HARNESS_CACHE": str(tmp_path / "cache"),
+        "EVENTS": str(tmp_path / "events"),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "run",
+        "--series",
+        "baseline",
+        "--kernel-tree",
+        str(tree),
+        "--accel",
+        "tcg",
+        "--jobs",
+        "1",
+        "--results-dir",
+        str(tmp_path / "results"),
+    ]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert all("PASS: 1 tests passed" in out for out in outs), outs
+    assert len(_spans(tmp_path / "events.make")) == 1  # built once, reused by the other
+    guests = _spans(tmp_path / "guests")
+    assert len(guests) == 2 and guests[1][0] >= guests[0][1], guests  # never at once
+    runs = sorted(d.name for d in (tmp_path / "results").iterdir() if d.name != "latest")
+    assert len(runs) == 2 and len(set(runs)) == 2
