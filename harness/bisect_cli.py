@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from harness.bisect_run import BisectOptions, run_bisect
+from harness.cli_args import accel_arg, kernel_tree_arg, results_dir_arg
 from harness.paths import CacheLayout, default_cache
 
 
@@ -39,17 +40,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="test the base (with the dependencies) too, first, instead of assuming it good",
     )
-    p.add_argument(
-        "--kernel-tree", type=Path, metavar="PATH", help="a kernel git tree's HEAD as the base"
-    )
-    p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
+    kernel_tree_arg(p, "a kernel git tree's HEAD as the base")
+    accel_arg(p)
     p.add_argument("--timeout", type=float, metavar="SEC", help="wall-clock limit per VM")
-    p.add_argument(
-        "--results-dir",
-        type=Path,
-        metavar="DIR",
-        help="where results/<run-id>/ goes (default: <repo>/results)",
-    )
+    results_dir_arg(p)
 
 
 def cmd_bisect(args: argparse.Namespace, repo: Path) -> int:

@@ -19,6 +19,14 @@ from harness.bench import BASE_SERIES, Bench, BenchOptions
 from harness.check_intake import CheckOptions
 from harness.check_patches import check_patches
 from harness.check_posting import run_check
+from harness.cli_args import (
+    ACCEL_HELP,
+    accel_arg,
+    boot_timeout_arg,
+    kernel_tree_arg,
+    results_dir_arg,
+    verbose_arg,
+)
 from harness.errors import ExitCode, HarnessError, unexpected
 from harness.guest_image import IMAGE_ENV, config_path, default_image
 from harness.paths import CacheLayout, default_cache, find_repo, run_stamp
@@ -44,12 +52,7 @@ def _series_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stack every series: one build, one boot, every suite",
     )
-    p.add_argument(
-        "--kernel-tree",
-        type=Path,
-        metavar="PATH",
-        help="use this kernel git tree's HEAD instead of Debian's linux-source-6.12",
-    )
+    kernel_tree_arg(p)
     p.add_argument(
         "--debug-config",
         action="store_true",
@@ -57,15 +60,6 @@ def _series_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--rebuild", action="store_true", help="run make even if nothing changed")
     results_dir_arg(p)
-
-
-def results_dir_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--results-dir",
-        type=Path,
-        metavar="DIR",
-        help="where results/<run-id>/ goes (default: <repo>/results)",
-    )
 
 
 def _image_args(p: argparse.ArgumentParser) -> None:
@@ -99,24 +93,14 @@ def guest_image_arg(args: argparse.Namespace) -> Path | None:
 
 def _vm_args(p: argparse.ArgumentParser) -> None:
     _image_args(p)
-    p.add_argument(
-        "--accel",
-        choices=("auto", "kvm", "tcg"),
-        default="auto",
-        help="auto probes whether KVM really works and falls back to TCG",
-    )
+    accel_arg(p)
     p.add_argument("--timeout", type=float, metavar="SEC", help="wall-clock limit for the VM")
-    p.add_argument(
-        "--boot-timeout",
-        type=float,
-        metavar="SEC",
-        help="limit for the guest to reach the test runner",
-    )
+    boot_timeout_arg(p)
     p.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression")
     p.add_argument(
         "--allow-skips", action="store_true", help="do not fail the run on skipped tests"
     )
-    p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
+    verbose_arg(p)
     p.add_argument(
         "--rerun-failures",
         action="store_true",
@@ -186,23 +170,13 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-ns", action="store_true", help="skip the real-time boots; instruction counts only"
     )
-    p.add_argument(
-        "--kernel-tree",
-        type=Path,
-        metavar="PATH",
-        help="use this kernel git tree's HEAD instead of Debian's linux-source-6.12",
-    )
+    kernel_tree_arg(p)
     p.add_argument("--rebuild", action="store_true", help="run make even if nothing changed")
     results_dir_arg(p)
-    p.add_argument(
-        "--accel",
-        choices=("auto", "kvm", "tcg"),
-        default="auto",
-        help="auto probes whether KVM really works and falls back to TCG",
-    )
+    accel_arg(p)
     p.add_argument("--timeout", type=float, metavar="SEC", help="wall-clock limit per VM")
-    p.add_argument("--boot-timeout", type=float, metavar="SEC", help="limit for a guest to boot")
-    p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
+    boot_timeout_arg(p)
+    verbose_arg(p)
 
 
 def _check_args(p: argparse.ArgumentParser) -> None:
@@ -212,11 +186,9 @@ def _check_args(p: argparse.ArgumentParser) -> None:
         "--range", metavar="BASE..HEAD", help="commits of --kernel-tree, as git format-patch"
     )
     what.add_argument("--series", "-s", metavar="NAME", help="the series in patches/NAME/")
-    p.add_argument(
-        "--kernel-tree",
-        type=Path,
-        metavar="PATH",
-        help="a kernel git tree: the base (its HEAD, the posting's base-commit or --base), "
+    kernel_tree_arg(
+        p,
+        "a kernel git tree: the base (its HEAD, the posting's base-commit or --base), "
         "Fixes: looked up in its history (default: Debian's linux-source-6.12)",
     )
     p.add_argument("--base", metavar="REV", help="check on this revision of --kernel-tree")
@@ -262,12 +234,7 @@ def _check_vm_args(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="with --per-patch-tests: do not rerun failed tests in a fresh guest",
     )
-    p.add_argument(
-        "--accel",
-        choices=("auto", "kvm", "tcg"),
-        default="auto",
-        help="with --per-patch-tests: auto probes whether KVM really works, else TCG",
-    )
+    accel_arg(p, "with --per-patch-tests: " + ACCEL_HELP)
 
 
 def cmd_check(args: argparse.Namespace, repo: Path) -> int:
@@ -350,33 +317,19 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
 
 def _reproduce_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("results", type=Path, metavar="RESULTS", help=_RESULTS_HELP)
-    p.add_argument(
-        "--accel",
-        choices=("auto", "kvm", "tcg"),
-        help="instead of the accelerator the run used",
-    )
-    p.add_argument(
-        "--kernel-tree",
-        type=Path,
-        metavar="PATH",
-        help="the base: a kernel git tree at the recorded commit (default: as recorded)",
-    )
+    accel_arg(p, "instead of the accelerator the run used", default=None)
+    kernel_tree_arg(p, "the base: a kernel git tree at the recorded commit (default: as recorded)")
     p.add_argument("--jobs", "-j", type=_positive, metavar="N", help="instead of the run's")
     p.add_argument("--timeout", type=float, metavar="SEC", help="instead of the run's")
-    p.add_argument("--boot-timeout", type=float, metavar="SEC", help="instead of the run's")
-    p.add_argument(
-        "--results-dir",
-        type=Path,
-        metavar="DIR",
-        help="where the new results/<run-id>/ goes (default: <repo>/results)",
-    )
+    boot_timeout_arg(p, "instead of the run's")
+    results_dir_arg(p, "where the new results/<run-id>/ goes (default: <repo>/results)")
     p.add_argument(
         "--allow-unrecorded",
         action="store_true",
         help="results from before the harness recorded patch digests and options: rerun "
         "their series with this checkout's patches, unverified",
     )
-    p.add_argument("--verbose", "-v", action="store_true", help="echo the whole guest console")
+    verbose_arg(p)
     p.add_argument("--bundle", action="store_true", help="bundle the new results too")
     _image_args(p)
     _compare_args(p)
@@ -513,15 +466,15 @@ def make_parser() -> argparse.ArgumentParser:
         choices=[pr.name for pr in proofs.PROOFS],
         help="only this proof (repeat for several; default: all)",
     )
-    p.add_argument("--kernel-tree", type=Path, metavar="PATH")
+    kernel_tree_arg(p)
     results_dir_arg(p)
-    p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
-    p.add_argument("--boot-timeout", type=float, metavar="SEC")
-    p.add_argument("--verbose", "-v", action="store_true")
+    accel_arg(p)
+    boot_timeout_arg(p)
+    verbose_arg(p)
     p = sub.add_parser("shell", help="an interactive guest on the series' kernel")
     _series_args(p)
     _image_args(p)
-    p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
+    accel_arg(p)
     return parser
 
 

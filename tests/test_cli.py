@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
@@ -222,3 +223,23 @@ def test_check_patches_all_checks_every_series_with_patches(
     codes["xdp-other"] = ExitCode.USAGE
     checked.clear()
     assert main(["check-patches", "--all"]) == int(ExitCode.USAGE)
+
+
+def test_shared_options_mean_the_same_in_every_command() -> None:
+    """--accel, --kernel-tree, --boot-timeout, --verbose, --results-dir: one
+    definition each (harness.cli_args), so every command that has one offers the same
+    choices and explains it in --help."""
+    sub = next(a for a in cli.make_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    seen: dict[str, list[str]] = {}
+    for command, parser in sub.choices.items():
+        for action in parser._actions:
+            for opt in ("--accel", "--kernel-tree", "--boot-timeout", "--verbose", "--results-dir"):
+                if opt in action.option_strings:
+                    seen.setdefault(opt, []).append(command)
+                    assert action.help, f"{command} {opt} has no help"
+                    if opt == "--accel":
+                        assert tuple(action.choices or ()) == ("auto", "kvm", "tcg"), command
+    assert {opt: len(cmds) >= 2 for opt, cmds in seen.items()} == dict.fromkeys(seen, True)
+    assert {"run", "test", "shell", "bench", "bisect", "proofs", "reproduce"} <= set(
+        seen["--accel"]
+    )
