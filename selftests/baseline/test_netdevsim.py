@@ -14,7 +14,6 @@ addressed by ifindex.
 from __future__ import annotations
 
 import errno
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ from xdplib.bpfobj import BpfObject
 from xdplib.netdev_genl import NetdevInfo
 from xdplib.netdevsim import NetdevsimDevice
 from xdplib.netns import NetNS, Port
+from xdplib.poll import wait_until
 from xdplib.xdp_attach import BOTH_MODES, XdpMode
 
 InfoFn = Callable[[Port], NetdevInfo]
@@ -179,10 +179,9 @@ def test_deleting_device_releases_attached_program(host_ns: NetNS, suite: str) -
         assert bpfobj.prog_exists(prog_id), f"prog {prog_id} should live on while attached"
     finally:
         dev.delete()
-    deadline = time.monotonic() + 10
-    while bpfobj.prog_exists(prog_id) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not bpfobj.prog_exists(prog_id), (
+    # freed after an RCU grace period: polled for
+    exists = wait_until(lambda: bpfobj.prog_exists(prog_id), lambda alive: not alive, 10)
+    assert not exists, (
         f"prog {prog_id} still exists 10 s after its only holder, "
         f"netdevsim{dev.dev_id}, was deleted"
     )

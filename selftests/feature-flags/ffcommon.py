@@ -33,6 +33,8 @@ from xdplib.fdinfo import fdinfo_values
 from xdplib.netdev_genl import XDP_ACT_NAMES, NetdevGenl, NetdevInfo
 from xdplib.netdevsim import NetdevsimDevice
 from xdplib.netns import Port
+from xdplib.refusals import errname
+from xdplib.refusals import xdp_refused as refused
 from xdplib.tracefs import TraceInstance
 from xdplib.xdp_attach import XdpMode
 
@@ -257,32 +259,6 @@ def link_failure_messages(trace: TraceInstance) -> list[str]:
         e.line.split("errmsg=", 1)[1] if "errmsg=" in e.line else e.line
         for e in trace.events("bpf_xdp_link_attach_failed")
     ]
-
-
-def errname(code: int) -> str:
-    return errno.errorcode.get(code, str(code))
-
-
-def refused(
-    port: Port,
-    request: Callable[[], None],
-    code: int,
-    extack: str | None = None,
-) -> NetlinkError:
-    """Run an IFLA_XDP request that must fail with ``code`` (and exactly ``extack``).
-
-    The device's XDP state must be the same afterwards.
-    """
-    before = xdp_attach.query(port.ns.ipr, port.ifindex)
-    with pytest.raises(NetlinkError) as exc:
-        request()
-    err = exc.value
-    assert err.code == code, f"expected {errname(code)}, got {errname(err.code)}: {err.args}"
-    if extack is not None:
-        assert str(err.args[1]) == extack, f"expected extack {extack!r}, got {err.args[1]!r}"
-    after = xdp_attach.query(port.ns.ipr, port.ifindex)
-    assert after == before, f"refused request changed {port}'s XDP state: {before} -> {after}"
-    return err
 
 
 def attach_accepted(port: Port, prog_fd: int, mode: XdpMode, flags: int = 0, what: str = "") -> int:

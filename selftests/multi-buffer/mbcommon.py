@@ -33,11 +33,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from xdplib import bpfobj
 from xdplib.closing import Closing
 from xdplib.netns import NetNS, Port, create_veth, inside
+from xdplib.poll import wait_until
 from xdplib.tracefs import TraceInstance
 
 PAGE_SIZE = 4096
@@ -335,23 +336,11 @@ class MbProg:
 
     def wait_frames(self, count: int, timeout: float = 10.0) -> Totals:
         """Poll the totals until ``count`` crafted frames were seen (or the timeout)."""
-        return wait_for(self.totals, lambda t: t.frames >= count, timeout)
+        return wait_until(self.totals, lambda t: t.frames >= count, timeout)
 
     def test_run(self, data: bytes, linear: int, repeat: int = 1) -> bpfobj.ProgRunResult:
         """BPF_PROG_TEST_RUN with ``linear`` bytes in the linear area (ctx.data_end)."""
         return test_run(self.fd, data, linear, repeat)
-
-
-T = TypeVar("T")
-
-
-def wait_for(read: Callable[[], T], done: Callable[[T], bool], timeout: float) -> T:
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        value = read()
-    return value
 
 
 # ---- BPF_PROG_TEST_RUN with a linear length ------------------------------------------
@@ -391,6 +380,8 @@ def test_run(prog_fd: int, data: bytes, linear: int, repeat: int = 1) -> bpfobj.
 class TestRunLoop:
     """The same BPF_PROG_TEST_RUN, many times, with as little Python per run as can be:
     one prepared bpf_test_run_opts, no data_out."""
+
+    __test__ = False  # a helper the tests import, not a test class for pytest to collect
 
     def __init__(self, prog_fd: int, data: bytes, linear: int) -> None:
         lib = bpfobj.libbpf()
@@ -670,12 +661,26 @@ def meminfo() -> dict[str, int]:
     return out
 
 
-def settled_meminfo() -> dict[str, int]:
-    """/proc/meminfo after RCU callbacks ran and the page and slab caches were dropped."""
-    time.sleep(1.0)
+# MemAvailable may move by a few pages with nothing to do with the test (a kworker's
+# stack, a per-CPU list refilled): "settled" is no growth beyond this between polls.
+MEMINFO_SETTLED_KB = 16
+
+
+def settled_meminfo(timeout: float = 5.0) -> dict[str, int]:
+    """/proc/meminfo once what the test freed is back: the page and slab caches
+    dropped, then polled until MemAvailable stops growing (RCU callbacks and deferred
+    frees done), or ``timeout`` seconds."""
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
-    time.sleep(0.5)
-    return meminfo()
+    last: dict[str, int] | None = None
+
+    def settled(now: dict[str, int]) -> bool:
+        # the first reading only starts the comparison: one poll interval at least
+        nonlocal last
+        done = last is not None and now["MemAvailable"] - last["MemAvailable"] <= MEMINFO_SETTLED_KB
+        last = now
+        return done
+
+    return wait_until(meminfo, settled, timeout)
 
 
 # ---- tun/tap ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import errno
 from collections.abc import Callable
 
 from xdplib.netns import NetNS, Port, create_veth
+from xdplib.refusals import expect_errno
 from xdplib.topology import VethPair
 from xdplib.xdp_stats import (
     IFINDEX_NLA,
@@ -16,7 +17,6 @@ from xdplib.xdp_stats import (
     NOT_ENABLED,
     ZERO,
     XdpStatsReader,
-    expect_errno,
 )
 from xscommon import foreign_port
 

@@ -11,10 +11,11 @@ from functools import partial
 import pytest
 from xdplib import xdp_attach
 from xdplib.netns import NetNS, Port, move_link
+from xdplib.refusals import expect_errno
 from xdplib.topology import VethPair
 from xdplib.traffic import Flow, exchange_split
 from xdplib.xdp_attach import BOTH_MODES, XdpMode
-from xdplib.xdp_stats import XdpStatsReader, expect_errno
+from xdplib.xdp_stats import XdpStatsReader
 from xscommon import AttachFn, VerdictProg, expect_counters, make_batch, send_verdicts
 
 N = 8

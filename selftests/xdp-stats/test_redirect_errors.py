@@ -40,7 +40,7 @@ from xscommon import (
     AttachPassFn,
     TraceFn,
     VerdictProg,
-    expect_counters,
+    expect_port_counters,
     make_batch,
     mismatch,
 )
@@ -152,9 +152,8 @@ def test_redirect_errors(
     assert tally.crafted == returned, mismatch("the program's tally", returned, tally.crafted)
     expected = tally.as_counted() + XdpCounters(redirect_errors=N if fails else 0)
     what = f"{case.name} ({mode})"
-    expect_counters(lambda: stats.counters(t.receiver), expected, f"{what}: {t.receiver}")
     # The target transmits; it runs no program and counts nothing, not even errors.
-    expect_counters(lambda: stats.counters(t.target), XdpCounters(), f"{what}: {t.target}")
+    expect_port_counters(stats.counters, {t.receiver: expected, t.target: XdpCounters()}, what)
     traced = errors_traced(errors, t.receiver.ifindex)
     assert traced == {"xdp_redirect_err": N if fails else 0, "xdp_redirect_map_err": 0}, (
         f"{what}: redirect-errors is {expected.redirect_errors}; the kernel traced {traced} "

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
-from functools import partial
 
 import pytest
 from xdplib import bpfobj
@@ -34,6 +33,7 @@ from xscommon import (
     AttachFn,
     AttachPassFn,
     expect_counters,
+    expect_port_counters,
     make_batch,
     map_u64,
     mismatch,
@@ -116,9 +116,11 @@ def test_second_stage_verdicts_are_not_counted(
     redirected = XdpCounters.of(redirect=batch.totals)
     assert tally.crafted == redirected, mismatch("first stage's tally", redirected, tally.crafted)
     _expect_runs(obj, which, N)
-    for port in ports:
-        want = tally.as_counted() if port == t.receiver else XdpCounters()
-        expect_counters(partial(stats.counters, port), want, f"{kind} ({mode}): {port}")
+    expect_port_counters(
+        stats.counters,
+        {p: tally.as_counted() if p == t.receiver else XdpCounters() for p in ports},
+        f"{kind} ({mode})",
+    )
     # Every device of the three namespaces counts, and only those.
     for ns in {p.ns.path: p.ns for p in ports}.values():
         dumped = sorted(stats.dump(ns))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from xdplib.netns import NetNS, Port, create_veth
+from xdplib.refusals import expect_errno
 from xdplib.topology import VethPair
 from xdplib.traffic import Flow, exchange_split
 from xdplib.xdp_attach import BOTH_MODES, XdpMode
@@ -26,7 +27,6 @@ from xdplib.xdp_stats import (
     NETDEV_CMD_XDP_STATS_SET,
     ZERO,
     XdpStatsReader,
-    expect_errno,
 )
 from xscommon import (
     AttachFn,

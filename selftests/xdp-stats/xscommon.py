@@ -13,7 +13,6 @@ import json
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from xdplib import bpfobj
@@ -208,9 +207,14 @@ def expect_counters(
 def expect_port_counters(
     read: Callable[[Port], XdpCounters], expected: dict[Port, XdpCounters], what: str
 ) -> None:
-    """``expect_counters`` for several ports."""
-    for port, want in expected.items():
-        expect_counters(partial(read, port), want, f"{what}: {port}")
+    """``expect_counters`` for several ports at once: polled until every port's
+    counters are as expected, then until none changes, in one quiet period (not one
+    per port); each port that differs is asserted with its own message."""
+    ports = list(expected)
+    want = tuple(expected[p] for p in ports)
+    now = wait_settled(lambda: tuple(read(p) for p in ports), want, what=what)
+    for port, got, exp in zip(ports, now, want, strict=True):
+        assert got == exp, mismatch(f"{what}: {port}", exp, got)
 
 
 def send_verdicts(

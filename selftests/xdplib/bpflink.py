@@ -20,7 +20,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from types import TracebackType
 
 from xdplib.closing import Closing
 
@@ -119,7 +118,7 @@ class XdpLink(Closing):
             self.fd = None
 
 
-class FreplaceLink:
+class FreplaceLink(Closing):
     """An extension program of ``obj`` replacing ``function`` of the program ``target_fd``.
 
     ``close()`` destroys the link, which detaches the extension.
@@ -148,14 +147,3 @@ class FreplaceLink:
         if self._link is not None:
             libbpf().bpf_link__destroy(self._link)
             self._link = None
-
-    def __enter__(self) -> FreplaceLink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -183,7 +183,7 @@ def exchange(
     """Open captures, send one frame per marker, collect where they went.
 
     Captures expecting the markers are read until all arrived (or
-    ARRIVAL_TIMEOUT); the others are then read for SILENCE_TIMEOUT.
+    ARRIVAL_TIMEOUT); the others are then read until SILENCE_TIMEOUT has passed.
     """
     expect_at = list(expect_at)
     expect_none_at = list(expect_none_at)
@@ -193,8 +193,10 @@ def exchange(
         results: dict[Port, Arrivals] = {}
         for port in expect_at:
             results[port] = captures[port].collect(ARRIVAL_TIMEOUT, until=markers)
+        # one quiet period for all of them, not one after the other
+        deadline = time.monotonic() + SILENCE_TIMEOUT
         for port in expect_none_at:
-            results[port] = captures[port].collect(SILENCE_TIMEOUT)
+            results[port] = captures[port].collect(max(deadline - time.monotonic(), 0.05))
         return results
     finally:
         for cap in captures.values():

@@ -25,7 +25,7 @@ import dataclasses
 import errno
 import os
 import struct
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from pyroute2.netlink.generic import AsyncGenericNetlinkSocket, GenericNetlinkSo
 
 from .netdev_genl import NETDEV_FAMILY_NAME, NETDEV_FAMILY_VERSION
 from .netns import NetNS, Port, inside
+from .refusals import expect_errno
 
 NETDEV_CMD_XDP_STATS_GET = 14
 NETDEV_CMD_XDP_STATS_SET = 15
@@ -311,26 +312,6 @@ class XdpStatsGenl(GenericNetlinkSocket):  # type: ignore[misc]
         )
         if replies:
             raise AssertionError(f"xdp-stats-set answered with data: {replies}")
-
-
-def errname(code: int) -> str:
-    return errno.errorcode.get(code, str(code))
-
-
-def expect_errno(
-    call: Callable[[], object], code: int, what: str, extack: str | None = None
-) -> NetlinkError:
-    """Run a netlink request that must fail with ``code`` (and an extack message
-    containing ``extack``); the error."""
-    try:
-        result = call()
-    except NetlinkError as e:
-        assert e.code == code, f"{what}: expected {errname(code)}, got {errname(e.code)}: {e}"
-        if extack is not None:
-            msg = str(e.args[1]) if len(e.args) > 1 else ""
-            assert extack in msg, f"{what}: expected an extack with {extack!r}, got {msg!r}"
-        return e
-    raise AssertionError(f"{what}: expected {errname(code)}, the request succeeded: {result}")
 
 
 class XdpStatsReader:
