@@ -34,6 +34,7 @@ from harness.pipeline import Options, Pipeline
 from harness.results_load import open_results
 from harness.series import Catalog
 from harness.shards import host_cpus
+from harness.shell_session import open_shell
 from harness.ui import progress, result
 
 
@@ -613,7 +614,7 @@ def _main(argv: list[str] | None) -> int:
             return int(check_every_series(opts, repo))
         pipeline = Pipeline(opts, repo, CacheLayout(default_cache()))
         if args.command == "shell":
-            return pipeline.shell()
+            return open_shell(pipeline)
         if args.command == "check-patches":
             return int(check_patches(pipeline))
         code = pipeline.execute()

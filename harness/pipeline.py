@@ -46,9 +46,9 @@ from harness.errors import (
     unexpected,
 )
 from harness.guest_image import GuestImage, GuestView, check_libraries, host_view, image_view
-from harness.guest_outcome import VmPlan, combine, guest_problem
+from harness.guest_outcome import VmPlan, guest_problem, merge_guests
 from harness.paths import CacheLayout, new_results_dir, point_latest, run_stamp
-from harness.pytest_status import NO_TESTS_COLLECTED, pytest_error
+from harness.pytest_status import pytest_error
 from harness.runner import Runner
 from harness.series import (
     Catalog,
@@ -651,66 +651,14 @@ class Pipeline:
     def _merge_guests(
         self, plan: list[shards.Shard], results: list[vm.VmResult], vmp: VmPlan
     ) -> None:
-        """The guests' tests, splats, timings and problems into the report; raise what
-        went wrong, each problem naming its guest."""
-        problems: list[HarnessError] = []
-        pytest_errors: list[tuple[str, HarnessError]] = []
-        for shard, res in zip(plan, results, strict=True):
-            junit = self.results / shard.name / "junit.xml"
-            mine = report.parse_junit(junit) if junit.exists() else []
-            console = res.console.read_text(errors="replace")
-            found = [dataclasses.replace(s, guest=shard.name) for s in splats.scan(console)]
-            self.report.splats += found
-            if res.killed_after_done:
-                warn(f"{shard.name} did not power off after the tests; killed it")
-            err = guest_problem(res, found, vmp, who=f"{shard.name}: ")
-            if err is not None:
-                if not mine:
-                    names = ", ".join(u.name for u in shard.units)
-                    err = type(err)(f"{err.problem}\n  no results from: {names}", err.fix)
-                problems.append(err)
-            # a guest whose share -k deselected whole: an error only if every one's was
-            exit_ = None if res.pytest_exit == NO_TESTS_COLLECTED else res.pytest_exit
-            ptest = pytest_error(exit_, self.opts.keyword, console, res.console)
-            if ptest is not None:
-                pytest_errors.append((shard.name, ptest))
-            problem = str(err or ptest or "")
-            if not res.guest_finished and not problem:
-                kinds = ", ".join(sorted({s.kind for s in found}))
-                problem = f"the kernel splatted ({kinds}) before the tests finished"
-            boot = res.boot_seconds
-            self.report.guests.append(
-                report.GuestReport(
-                    name=shard.name,
-                    units=[u.name for u in shard.units],
-                    estimate=shard.cost,
-                    boot_seconds=None if boot is None else round(boot, 2),
-                    tests_seconds=None if boot is None else round(res.total_seconds - boot, 2),
-                    pytest_exit=res.pytest_exit,
-                    tests=len(mine),
-                    problem=problem,
-                )
-            )
-        booted = [g for g in self.report.guests if g.boot_seconds is not None]
-        if booted:  # the slowest guest's: what the run waited for
-            self.report.timings["guest_boot"] = max(g.boot_seconds or 0.0 for g in booted)
-            self.report.timings["guest_tests"] = max(g.tests_seconds or 0.0 for g in booted)
-        if all(res.pytest_exit == NO_TESTS_COLLECTED for res in results):
-            first = results[0]
-            none = pytest_error(
-                first.pytest_exit,
-                self.opts.keyword,
-                first.console.read_text(errors="replace"),
-                first.console,
-            )
-            if none is not None:
-                pytest_errors = [("", none)]
-        if len(pytest_errors) == len(plan) and len({str(e) for _, e in pytest_errors}) == 1:
-            pytest_errors = [("", pytest_errors[0][1])]  # every guest's (a bad -k): once
-        named = [type(e)(f"{g}: {e.problem}", e.fix) if g else e for g, e in pytest_errors]
-        failure = combine([*problems, *named])
-        if failure is not None:
-            raise failure
+        """The guests' splats, reports and timings into the run's report; raise what
+        went wrong (guest_outcome.merge_guests)."""
+        out = merge_guests(plan, results, vmp, self.results, self.opts.keyword)
+        self.report.splats += out.splats
+        self.report.guests += out.guests
+        self.report.timings.update(out.timings)
+        if out.failure is not None:
+            raise out.failure
 
     def _echo(self, line: str, guest: str = "") -> None:
         console_view.echo(line, self.opts.verbose, guest)
@@ -772,21 +720,7 @@ class Pipeline:
         ui.result(self.report.summary_text(self.results))
         return code
 
-    def shell(self) -> int:
-        self.open_results()
-        self.check_host()
-        kernel = self.prepare_kernel()
-        wt, bzimage = kernel.worktree, kernel.bzimage
-        decision = self._accel(bzimage)
-        objdir = self.cache.bpf(self.work_key)
-        bpfprogs.compile_suites(self.repo, self.suites, wt, objdir, self.runner)
-        suites = " ".join(f"selftests/{s}" for s in self.suites)
-        view = self.guest_view(None)
-        progress(
-            f"    in the guest: XDP_SELFTEST_BPF_OBJDIR={view.path(objdir)} "
-            f"XDP_SELFTEST_KERNEL_TREE={view.path(wt)} {view.python} -m pytest -v {suites}"
-        )
-        spec = self.vm_spec(bzimage, decision.accel, view)
-        # vng (and QEMU under it) inherit the stack's lock: held while the guest runs.
+    def stack_lock_to_children(self) -> None:
+        """Let processes this run starts (vng, QEMU) inherit the stack's lock: the
+        stack stays locked while they run, even if this process is gone."""
         os.set_inheritable(self._stack_fd, True)
-        return vm.interactive(vm.vng_command(spec))
