@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness import __version__, bisect_cli, bundle, compare_render, proofs, reproduce
+from harness import __version__, bisect_cli, bundle, compare_render, proofs, reproduce, shards
 from harness.bench import BASE_SERIES, Bench, BenchOptions
 from harness.check_intake import CheckOptions
 from harness.check_patches import check_patches
@@ -27,12 +27,13 @@ from harness.cli_args import (
     results_dir_arg,
     verbose_arg,
 )
-from harness.errors import ExitCode, HarnessError, unexpected
+from harness.errors import ExitCode, HarnessError, UsageError, unexpected
 from harness.guest_image import IMAGE_ENV, config_path, default_image
 from harness.paths import CacheLayout, default_cache, find_repo, run_stamp
 from harness.pipeline import Options, Pipeline
 from harness.results_load import open_results
-from harness.series import Catalog
+from harness.series import Catalog, selftest_suites
+from harness.series import kselftests as series_kselftests
 from harness.shards import host_cpus
 from harness.shell_session import open_shell
 from harness.ui import progress, result
@@ -400,6 +401,12 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="show every series, its patches and dependencies")
+    p = sub.add_parser(
+        "costs",
+        help=f"seconds per test file and kselftest of a run, as {shards.COST_HINTS} "
+        "(how --jobs deals tests on a machine without previous runs)",
+    )
+    p.add_argument("results", type=Path, metavar="RESULTS", help=_RESULTS_HELP)
     p = sub.add_parser("run", help="source, apply, config, build, boot, test, report")
     _series_args(p)
     _vm_args(p)
@@ -510,6 +517,23 @@ def cmd_list(repo: Path) -> int:
     return int(ExitCode.USAGE) if bad else 0
 
 
+def cmd_costs(args: argparse.Namespace, repo: Path) -> int:
+    """A run's seconds per unit of every series' suites and kselftests, on stdout."""
+    catalog = Catalog(repo)
+    stack = [catalog[name] for name in catalog]
+    candidates = shards.units(
+        repo, selftest_suites(stack), [t for t, _ in series_kselftests(stack)]
+    )
+    with open_results(args.results) as loaded:
+        tests = loaded.data.get("tests") or []
+        if not tests:
+            raise UsageError(
+                f"{args.results}: no tests in its results", "give a run that ran tests"
+            )
+        print(shards.costs_document(tests, candidates, str(loaded.data.get("run_id", ""))), end="")
+    return 0
+
+
 # When several series are checked, the exit code is the gravest of theirs.
 _GRAVITY = (ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.INFRA)
 
@@ -583,6 +607,8 @@ def _main(argv: list[str] | None) -> int:
             return cmd_reproduce(args, repo)
         if args.command == "list":
             return cmd_list(repo)
+        if args.command == "costs":
+            return cmd_costs(args, repo)
         if args.command == "bench":
             return cmd_bench(args, repo)
         if args.command == "check":

@@ -66,6 +66,7 @@ COMMAND_STAGES: dict[str, tuple[str, ...]] = {
     "check --no-build": ("source", "checkpatch"),
     "reproduce": ("source", "build", "boot", "test"),  # a `run`
     "compare": (),  # reads results only
+    "costs": (),  # reads results only
     "proofs": ("source", "build", "boot", "test"),  # runs
     "bisect": ("source", "build", "boot", "test"),  # a build and a boot per point
 }

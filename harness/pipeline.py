@@ -491,7 +491,8 @@ class Pipeline:
                 f"{memory} (and {shards.GUEST_OVERHEAD >> 20} MiB for QEMU) each"
             )
         known = shards.previous_costs(self.results.parent, self.key, self.units, self.results)
-        return shards.plan(self.units, fit, known)
+        hints = {} if known else shards.hinted_costs(self.repo, self.units)
+        return shards.plan(self.units, fit, known or hints)
 
     def _test_progs(
         self, names: list[str], worktree: Path, build_dir: Path, bpftool: Path | None

@@ -6,8 +6,9 @@ run's tests are split into units, each unit a test file of a suite
 ``selftests/baseline/test_bpf_selftests.py``, one file) or a kselftest of the stack
 (``net:nl_netdev.py``). A unit costs what its tests took in the stack's previous runs
 (their results.json, the longest of the last HISTORY runs: a ``-k`` run ran only part
-of a file), plus UNIT_OVERHEAD; a unit never seen costs the mean of the known ones (1 s
-each when none is known: then the shards get as many units each). The units are dealt
+of a file), plus UNIT_OVERHEAD; without previous runs (a fresh machine, CI), what
+COST_HINTS gives; a unit never seen costs the mean of the known ones (1 s each when none
+is known: then the shards get as many units each). The units are dealt
 longest first, each to the shard with the least cost so far (ties: the lower
 number): the same units and costs always give the same shards.
 
@@ -28,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import UsageError
 from harness.kselftests import Kselftest, parse_name
 from harness.report import TestResult
 
@@ -36,6 +38,8 @@ UNIT_OVERHEAD = 1.0  # seconds a unit costs beyond its tests' durations (collect
 # What a guest needs of the host's memory beyond its own (QEMU, vng, its 9p server).
 GUEST_OVERHEAD = 512 * 1024**2
 UNITS_FILE = "units.json"  # in a guest's results directory: what it runs
+# Costs per unit from a run, committed: the fallback when the stack has no runs here.
+COST_HINTS = "selftests/unit-costs.json"
 # pytest's default python_files
 _TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
 
@@ -142,14 +146,58 @@ def previous_costs(
         if not durations:
             continue
         read += 1
-        per_unit: dict[Unit, float] = {}
-        for test, seconds in durations:
-            u = unit_of(test, candidates)
-            if u is not None:
-                per_unit[u] = per_unit.get(u, 0.0) + seconds
-        for u, seconds in per_unit.items():
+        for u, seconds in unit_costs(durations, candidates).items():
             costs[u] = max(costs.get(u, 0.0), seconds)
     return costs
+
+
+def unit_costs(
+    durations: Iterable[tuple[str, float]], candidates: Sequence[Unit]
+) -> dict[Unit, float]:
+    """Seconds per unit: the durations of its tests (name, seconds) summed; a test
+    named as the unit itself (a kselftest's whole run, beside its subtests) is the
+    unit's cost alone, its parts not added to it again."""
+    parts: dict[Unit, float] = {}
+    whole: dict[Unit, float] = {}
+    for test, seconds in durations:
+        u = unit_of(test, candidates)
+        if u is None:
+            continue
+        if test == u.prefix:
+            whole[u] = whole.get(u, 0.0) + seconds
+        else:
+            parts[u] = parts.get(u, 0.0) + seconds
+    return {**parts, **whole}
+
+
+def hinted_costs(repo: Path, candidates: Sequence[Unit]) -> dict[Unit, float]:
+    """The costs COST_HINTS gives (a run's, committed with the suites: what a machine
+    without previous runs, CI's, deals by); units it does not name are left out."""
+    path = repo / COST_HINTS
+    if not path.exists():
+        return {}
+    fix = f"regenerate it: harness costs results/<run-id> > {COST_HINTS}, or remove it"
+    try:
+        data = json.loads(path.read_text())
+        hints = {str(k): float(v) for k, v in data["costs"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"{path}: not a cost file ({exc})", fix) from exc
+    return {u: hints[u.name] for u in candidates if u.name in hints}
+
+
+def costs_document(
+    tests: Iterable[Mapping[str, object]], candidates: Sequence[Unit], run: str
+) -> str:
+    """COST_HINTS' text for a run's tests (results.json's): seconds per unit, by name."""
+    durations = [(str(t["name"]), float(str(t["duration"]))) for t in tests]
+    costs = unit_costs(durations, candidates)
+    doc = {
+        "about": "seconds each unit's tests took in one run; how --jobs deals units when "
+        "the stack has no previous runs (harness.shards)",
+        "run": run,
+        "costs": {u.name: round(c, 1) for u, c in sorted(costs.items(), key=lambda i: i[0].name)},
+    }
+    return json.dumps(doc, indent=1) + "\n"
 
 
 def plan(candidates: Sequence[Unit], jobs: int, known: Mapping[Unit, float]) -> list[Shard]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -243,3 +244,29 @@ def test_shared_options_mean_the_same_in_every_command() -> None:
     assert {"run", "test", "shell", "bench", "bisect", "proofs", "reproduce"} <= set(
         seen["--accel"]
     )
+
+
+def test_costs_of_a_run_per_test_file_of_every_series(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "selftests/baseline/test_a.py").write_text("")
+    (repo / "selftests/xdp_meta/test_m.py").write_text("")
+    run = tmp_path / "results/20261204-120000-xdp-meta"
+    run.mkdir(parents=True)
+    tests = [
+        {"name": "selftests.baseline.test_a::t1", "duration": 1.5},
+        {"name": "selftests.baseline.test_a::t2", "duration": 2.0},
+        {"name": "selftests.xdp_meta.test_m::t", "duration": 4.0},
+    ]
+    data = {"run_id": run.name, "series": ["xdp-meta"], "tests": tests}
+    (run / "results.json").write_text(json.dumps(data))
+    assert main(["costs", str(run)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["run"] == run.name
+    assert doc["costs"] == {
+        "selftests/baseline/test_a.py": 3.5,
+        "selftests/xdp_meta/test_m.py": 4.0,
+    }
+    (run / "results.json").write_text(json.dumps({**data, "tests": []}))
+    assert main(["costs", str(run)]) == 2
+    assert "no tests in its results" in capsys.readouterr().err

@@ -426,6 +426,21 @@ def test_the_costs_of_the_last_run_balance_the_next(
     ]
 
 
+def test_without_previous_runs_the_committed_costs_deal_the_units(
+    stack: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo, _ = stack
+    base = "selftests/baseline/"
+    costs = {base + "test_a.py": 1, base + "test_b.py": 1, base + "test_c.py": 50, "net:x.py": 1}
+    (repo / shards.COST_HINTS).write_text(json.dumps({"costs": costs}))
+    code, p = _execute(stack, tmp_path, jobs=2)
+    assert code == ExitCode.OK
+    assert [g["units"] for g in _results(p)["guests"]] == [  # type: ignore[attr-defined]
+        [base + "test_c.py"],
+        [base + "test_a.py", base + "test_b.py", "net:x.py"],
+    ]
+
+
 def test_no_more_guests_than_the_memory_holds(
     stack: tuple[Path, Path],
     tmp_path: Path,

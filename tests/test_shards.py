@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import report, shards
+from harness.errors import UsageError
 from harness.kselftests import parse_name
 from harness.report import GuestReport, RunReport, parse_junit
 from harness.shards import Shard, Unit
@@ -180,6 +181,54 @@ def test_previous_costs_read_only_the_last_runs(tmp_path: Path) -> None:
         _run(root, f"20261201-0000{i:02}-ff", [("selftests.s.test_a::t", float(i))])
     assert shards.previous_costs(root, "ff", [a]) == {a: float(shards.HISTORY - 1)}
     assert shards.previous_costs(tmp_path / "none", "ff", [a]) == {}
+
+
+def test_a_kselftests_whole_run_is_its_cost_not_added_to_its_subtests() -> None:
+    k, a = K("net:x.py"), F("selftests/s/test_a.py")
+    durations = [
+        ("kselftest.net.x", 20.0),  # the whole script
+        ("kselftest.net.x::x.one", 12.0),  # its subtests, within those 20 s
+        ("kselftest.net.x::x.two", 7.0),
+        ("selftests.s.test_a::t", 3.0),
+    ]
+    assert shards.unit_costs(durations, [k, a]) == {k: 20.0, a: 3.0}
+
+
+# -- the committed cost hints (a machine without previous runs) ------------------------------
+
+
+def _hints(repo: Path, costs: object) -> None:
+    path = repo / shards.COST_HINTS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"costs": costs}))
+
+
+def test_cost_hints_name_units_by_their_names(tmp_path: Path) -> None:
+    a, b, k = F("selftests/s/test_a.py"), F("selftests/s/test_b.py"), K("net:x.py")
+    _hints(tmp_path, {"selftests/s/test_a.py": 30.0, "net:x.py": 5, "selftests/gone.py": 1})
+    assert shards.hinted_costs(tmp_path, [a, b, k]) == {a: 30.0, k: 5.0}
+    assert shards.hinted_costs(tmp_path / "nothing", [a, b, k]) == {}
+
+
+@pytest.mark.parametrize("costs", [["a"], {"selftests/s/test_a.py": "slow"}])
+def test_a_broken_cost_file_is_named_with_the_fix(tmp_path: Path, costs: object) -> None:
+    _hints(tmp_path, costs)
+    with pytest.raises(UsageError) as exc:
+        shards.hinted_costs(tmp_path, [F("selftests/s/test_a.py")])
+    assert str(tmp_path / shards.COST_HINTS) in exc.value.problem
+    assert exc.value.fix is not None and "harness costs results/<run-id>" in exc.value.fix
+
+
+def test_the_cost_document_is_what_hinted_costs_reads(tmp_path: Path) -> None:
+    a, k = F("selftests/s/test_a.py"), K("net:x.py")
+    tests = [
+        {"name": "selftests.s.test_a::t1", "duration": 2.25},
+        {"name": "selftests.s.test_a::t2", "duration": 1.0},
+        {"name": "kselftest.net.x", "duration": 9.0},
+    ]
+    (tmp_path / shards.COST_HINTS).parent.mkdir()
+    (tmp_path / shards.COST_HINTS).write_text(shards.costs_document(tests, [a, k], "run-1"))
+    assert shards.hinted_costs(tmp_path, [a, k]) == {a: 3.2, k: 9.0}  # rounded to 0.1 s
 
 
 # -- merging the guests' results -----------------------------------------------------------
