@@ -34,7 +34,7 @@ from harness.pipeline import Options, Pipeline
 from harness.results_load import open_results
 from harness.series import Catalog, selftest_suites
 from harness.series import kselftests as series_kselftests
-from harness.shards import host_cpus
+from harness.shards import default_jobs
 from harness.shell_session import open_shell
 from harness.ui import progress, result
 
@@ -115,7 +115,8 @@ def _vm_args(p: argparse.ArgumentParser) -> None:
         type=_positive,
         metavar="N",
         help="guests side by side, the test files and kselftests dealt between them; "
-        f"1: one guest runs everything (default: the host's CPUs, here {host_cpus()})",
+        "1: one guest runs everything (default: one more than the host's CPUs, here "
+        f"{default_jobs()}: a TCG guest leaves part of its core idle)",
     )
 
 
@@ -632,7 +633,7 @@ def _main(argv: list[str] | None) -> int:
             keyword=getattr(args, "keyword", None),
             debug_config=args.debug_config,
             verbose=getattr(args, "verbose", False),
-            jobs=getattr(args, "jobs", None) or host_cpus(),
+            jobs=getattr(args, "jobs", None) or default_jobs(),
             rerun_failures=getattr(args, "rerun_failures", False),
             image=guest_image_arg(args) if args.command in ("run", "test", "shell") else None,
         )

@@ -484,7 +484,7 @@ def test_the_live_view_names_the_guest(
     )
 
 
-def test_the_command_lines_jobs_default_to_the_host_cpus(
+def test_the_command_lines_jobs_default_to_one_more_than_the_host_cpus(
     harness_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from harness import cli
@@ -500,12 +500,12 @@ def test_the_command_lines_jobs_default_to_the_host_cpus(
             return ExitCode.OK
 
     monkeypatch.setattr(cli, "Pipeline", Recorder)
-    monkeypatch.setattr(cli, "host_cpus", lambda: 3)
+    monkeypatch.setattr(shards, "host_cpus", lambda: 3)
     monkeypatch.setenv("HARNESS_REPO", str(harness_repo))
     assert cli.main(["test", "--series", "baseline"]) == 0
     assert cli.main(["run", "--series", "baseline", "-j", "1"]) == 0
     assert cli.main(["run", "--all", "--jobs", "2"]) == 0
-    assert [o.jobs for o in seen] == [3, 1, 2]
+    assert [o.jobs for o in seen] == [4, 1, 2]
     with pytest.raises(SystemExit) as info:
         cli.main(["test", "--series", "baseline", "--jobs", "0"])
     assert info.value.code == 2
