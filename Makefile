@@ -29,17 +29,20 @@ image:
 	  || { tail -n 30 $(IMAGE).log; echo "image: build-rootfs.sh failed, log: $(IMAGE).log"; exit 1; }
 	@tail -n 1 $(IMAGE).log
 
-# Every series stacked: the base imported, the series applied, one kernel built.
-# make check runs it beside lint, the unit tests and the image build: the import and
-# apply are mostly one process each, the other core does the checks meanwhile. The
-# harness's make gets its own -j (not this make's jobserver).
+# Every series stacked: the base imported, the series applied, one kernel built (its
+# results, build.log included, in their own results/<run-id>/). make check runs it
+# beside lint, the unit tests and the image build, which use the core the import and
+# apply (one process each, mostly) leave idle, and then compete with the compile. A lint
+# or unit-test failure ends make check only once this build has finished. The
+# harness's make gets its own -j, not this make's jobserver.
 kernel:
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(BIN)/harness build --all
 
 # Lint, unit tests, the image and the kernel, then every series in one boot of the
-# pinned guest image, every suite (the kernel built above is reused, not rebuilt).
+# pinned guest image, every suite: `harness test` boots the kernel built above (and
+# refuses when there is none, instead of building one).
 check: lint unit image kernel
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(BIN)/harness run --all --image $(IMAGE)
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(BIN)/harness test --all --image $(IMAGE)
 
 run:
 	$(BIN)/harness run --series baseline

@@ -572,12 +572,14 @@ def command_process() -> Iterator[None]:
     (see tools_on_path) and the SIGTERM handler. `main()` called in-process (an
     embedding tool, the tests) leaves the caller's environment as it found it."""
     saved_path = os.environ.get("PATH")
-    saved_term = signal.signal(signal.SIGTERM, _terminated)
-    tools_on_path()
+    saved_term = signal.getsignal(signal.SIGTERM)
     try:
+        signal.signal(signal.SIGTERM, _terminated)
+        tools_on_path()
         yield
     finally:
-        signal.signal(signal.SIGTERM, saved_term)
+        if saved_term is not None:  # None: set outside Python, cannot be put back
+            signal.signal(signal.SIGTERM, saved_term)
         if saved_path is None:
             os.environ.pop("PATH", None)
         else:

@@ -22,6 +22,7 @@ tests ordered as one guest would have run them (order_tests).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -29,9 +30,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import UsageError
 from harness.kselftests import Kselftest, parse_name
 from harness.report import TestResult
+from harness.ui import warn
 
 HISTORY = 10  # previous runs of the stack read for the costs
 UNIT_OVERHEAD = 1.0  # seconds a unit costs beyond its tests' durations (collecting it)
@@ -172,16 +173,23 @@ def unit_costs(
 
 def hinted_costs(repo: Path, candidates: Sequence[Unit]) -> dict[Unit, float]:
     """The costs COST_HINTS gives (a run's, committed with the suites: what a machine
-    without previous runs, CI's, deals by); units it does not name are left out."""
+    without previous runs, CI's, deals by); units it does not name are left out. A
+    file that cannot be read is a warning (it only balances the guests): no hints."""
     path = repo / COST_HINTS
     if not path.exists():
         return {}
-    fix = f"regenerate it: harness costs results/<run-id> > {COST_HINTS}, or remove it"
     try:
         data = json.loads(path.read_text())
         hints = {str(k): float(v) for k, v in data["costs"].items()}
+        bad = [k for k, v in hints.items() if not math.isfinite(v) or v < 0]
+        if bad:
+            raise ValueError(f"not a number of seconds for {', '.join(bad)}")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(f"{path}: not a cost file ({exc})", fix) from exc
+        warn(
+            f"{path}: not a cost file ({exc}); the guests get as many units each. "
+            f"Fix: harness costs results/<run-id> > {COST_HINTS}, or remove it"
+        )
+        return {}
     return {u: hints[u.name] for u in candidates if u.name in hints}
 
 

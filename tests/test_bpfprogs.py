@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -96,7 +99,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.skipif(
-    bpfprogs.find_clang() is None, reason="clang-19 not installed (apt-get install clang-19)"
+    bpfprogs.find_clang() is None or shutil.which("readelf") is None,
+    reason="clang-19 or readelf not installed (apt-get install clang-19 binutils)",
 )
 def test_the_real_clang_compiles_the_baseline_programs(tmp_path: Path) -> None:
     """The real compiler on this repository's baseline programs: eBPF objects (ELF
@@ -109,4 +113,10 @@ def test_the_real_clang_compiles_the_baseline_programs(tmp_path: Path) -> None:
         data = obj.read_bytes()
         assert data[:4] == b"\x7fELF"
         assert int.from_bytes(data[18:20], "little") == 247  # e_machine: EM_BPF
-    assert b"xdp" in (tmp_path / "o/baseline/xdp_pass.bpf.o").read_bytes()
+    sections = subprocess.run(
+        ["readelf", "-W", "-S", str(tmp_path / "o/baseline/xdp_pass.bpf.o")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert re.search(r"\]\s+xdp\s", sections), sections  # the program's section

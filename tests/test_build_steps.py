@@ -37,12 +37,17 @@ def _ccache_stats(env: dict[str, str]) -> dict[str, int]:
     return {k: int(v) for k, v in (line.split("\t") for line in out.splitlines())}
 
 
-@pytest.mark.skipif(shutil.which("ccache") is None, reason="ccache not installed")
+@pytest.mark.skipif(
+    shutil.which("ccache") is None or shutil.which("gcc") is None,
+    reason="ccache or gcc not installed (apt-get install ccache gcc)",
+)
 def test_the_real_ccache_compiles_a_miss_once_and_hits_in_direct_mode(tmp_path: Path) -> None:
     """kbuild's way (-Wp,-MMD) through ccache with the build's environment: a miss
     runs no separate preprocessor pass (what made a cold kernel build 1.5x slower),
     a rebuild hits, a changed header misses."""
     env = {k: v for k, v in make_env(CacheLayout(tmp_path / "cache")).items() if "CCACHE" in k}
+    (tmp_path / "ccache.conf").write_text("")  # not the user's ccache configuration
+    env["CCACHE_CONFIGPATH"] = str(tmp_path / "ccache.conf")
     (tmp_path / "a.c").write_text('#include "h.h"\nint f(void) { return X; }\n')
     (tmp_path / "h.h").write_text("#define X 1\n")
 

@@ -21,6 +21,7 @@ no tailroom left.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -38,7 +39,7 @@ from typing import Protocol
 from xdplib import bpfobj
 from xdplib.closing import Closing
 from xdplib.netns import NetNS, Port, create_veth, inside
-from xdplib.poll import wait_until
+from xdplib.poll import settle, wait_until
 from xdplib.tracefs import TraceInstance
 
 PAGE_SIZE = 4096
@@ -661,26 +662,26 @@ def meminfo() -> dict[str, int]:
     return out
 
 
-# MemAvailable may move by a few pages with nothing to do with the test (a kworker's
-# stack, a per-CPU list refilled): "settled" is no growth beyond this between polls.
-MEMINFO_SETTLED_KB = 16
+# MemAvailable moves by a few pages with nothing to do with the test (a kworker's
+# stack, a per-CPU list refilled): readings are compared in steps of this many kB.
+MEMINFO_STEP_KB = 64
+# How long MemAvailable must stay in one step before what the test freed is believed
+# back (RCU callbacks, deferred frees: a grace period under TCG can take hundreds of ms).
+MEMINFO_QUIET = 1.0
 
 
 def settled_meminfo(timeout: float = 5.0) -> dict[str, int]:
-    """/proc/meminfo once what the test freed is back: the page and slab caches
-    dropped, then polled until MemAvailable stops growing (RCU callbacks and deferred
-    frees done), or ``timeout`` seconds."""
+    """/proc/meminfo once what the test freed is back: MemAvailable polled until it
+    stayed in one MEMINFO_STEP_KB step for MEMINFO_QUIET seconds (or ``timeout``: the
+    caller's tolerance then decides), then the page and slab caches dropped."""
+
+    def available() -> int:
+        return meminfo()["MemAvailable"] // MEMINFO_STEP_KB
+
+    with contextlib.suppress(AssertionError):  # still moving at the timeout
+        settle(available, quiet=MEMINFO_QUIET, timeout=timeout, what="MemAvailable")
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
-    last: dict[str, int] | None = None
-
-    def settled(now: dict[str, int]) -> bool:
-        # the first reading only starts the comparison: one poll interval at least
-        nonlocal last
-        done = last is not None and now["MemAvailable"] - last["MemAvailable"] <= MEMINFO_SETTLED_KB
-        last = now
-        return done
-
-    return wait_until(meminfo, settled, timeout)
+    return meminfo()
 
 
 # ---- tun/tap ----------------------------------------------------------------------------

@@ -213,8 +213,12 @@ def expect_port_counters(
     ports = list(expected)
     want = tuple(expected[p] for p in ports)
     now = wait_settled(lambda: tuple(read(p) for p in ports), want, what=what)
-    for port, got, exp in zip(ports, now, want, strict=True):
-        assert got == exp, mismatch(f"{what}: {port}", exp, got)
+    wrong = [
+        mismatch(f"{what}: {port}", exp, got)
+        for port, got, exp in zip(ports, now, want, strict=True)
+        if got != exp
+    ]
+    assert not wrong, "\n".join(wrong)
 
 
 def send_verdicts(
