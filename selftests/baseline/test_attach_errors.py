@@ -21,7 +21,7 @@ from pyroute2 import NetlinkError
 from xdplib import xdp_attach
 from xdplib.bpfobj import BpfObject, prog_id
 from xdplib.netns import NetNS, Port
-from xdplib.refusals import xdp_refused
+from xdplib.refusals import expect_errno, xdp_refused
 from xdplib.topology import VethPair
 from xdplib.xdp_attach import (
     BOTH_MODES,
@@ -280,6 +280,8 @@ def test_unknown_ifindex_is_enodev(make_netns: Callable[[], NetNS], load_bpf: Lo
     ns = make_netns()
     fd = load_bpf("xdp_pass").prog_fd("xdp_pass")
     unused = max(link["index"] for link in ns.ipr.link("dump")) + 1000
-    with pytest.raises(NetlinkError) as exc:
-        xdp_attach.attach(ns.ipr, unused, fd, XdpMode.NATIVE)
-    assert exc.value.code == errno.ENODEV, f"expected ENODEV, got {exc.value!r}"
+    expect_errno(
+        lambda: xdp_attach.attach(ns.ipr, unused, fd, XdpMode.NATIVE),
+        errno.ENODEV,
+        f"attaching to ifindex {unused}, which no device has",
+    )

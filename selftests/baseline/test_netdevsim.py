@@ -25,6 +25,7 @@ from xdplib.netdev_genl import NetdevInfo
 from xdplib.netdevsim import NetdevsimDevice
 from xdplib.netns import NetNS, Port
 from xdplib.poll import wait_until
+from xdplib.refusals import xdp_refused
 from xdplib.xdp_attach import BOTH_MODES, XdpMode
 
 InfoFn = Callable[[Port], NetdevInfo]
@@ -111,12 +112,13 @@ def test_native_attach_refused_when_disabled_in_debugfs(
     fd = load_bpf("xdp_drop").prog_fd("xdp_drop")
     knob.write_text("N\n")
     try:
-        with pytest.raises(NetlinkError) as exc:
-            xdp_attach.attach(nsim.port.ns.ipr, nsim.port.ifindex, fd, XdpMode.NATIVE)
-        assert exc.value.code == errno.EOPNOTSUPP, f"expected EOPNOTSUPP, got {exc.value!r}"
-        assert "driver XDP disabled in DebugFS" in str(exc.value.args[1]), exc.value.args
-        state = xdp_attach.query(nsim.port.ns.ipr, nsim.port.ifindex)
-        assert state.attached == xdp_attach.XDP_ATTACHED_NONE, f"refused attach left {state}"
+        xdp_refused(
+            nsim.port,
+            lambda: xdp_attach.attach(nsim.port.ns.ipr, nsim.port.ifindex, fd, XdpMode.NATIVE),
+            errno.EOPNOTSUPP,
+            "driver XDP disabled in DebugFS",
+            exact=False,
+        )
     finally:
         knob.write_text("Y\n")
     xdp_attach.attach_verified(nsim.port.ns.ipr, nsim.port.ifindex, fd, XdpMode.NATIVE)
@@ -148,23 +150,27 @@ def test_offloaded_program_refused_outside_hw_mode(
     nsim: Nsim, load_bpf: Callable[..., BpfObject], mode: XdpMode, extack: str | None
 ) -> None:
     obj = load_bpf("xdp_drop", prog_ifindex={"xdp_drop": nsim.port.ifindex})
-    with pytest.raises(NetlinkError) as exc:
-        xdp_attach.attach(nsim.port.ns.ipr, nsim.port.ifindex, obj.prog_fd("xdp_drop"), mode)
-    assert exc.value.code == errno.EINVAL, f"expected EINVAL, got {exc.value!r}"
-    if extack is not None:
-        assert extack in str(exc.value.args[1]), exc.value.args
-    state = xdp_attach.query(nsim.port.ns.ipr, nsim.port.ifindex)
-    assert state.attached == xdp_attach.XDP_ATTACHED_NONE, f"refused attach left {state}"
+    fd = obj.prog_fd("xdp_drop")
+    xdp_refused(
+        nsim.port,
+        lambda: xdp_attach.attach(nsim.port.ns.ipr, nsim.port.ifindex, fd, mode),
+        errno.EINVAL,
+        extack,
+        exact=False,
+    )
 
 
 def test_hw_mode_refuses_program_not_bound_to_device(
     nsim: Nsim, load_bpf: Callable[..., BpfObject]
 ) -> None:
     fd = load_bpf("xdp_drop").prog_fd("xdp_drop")
-    with pytest.raises(NetlinkError) as exc:
-        xdp_attach.attach(nsim.port.ns.ipr, nsim.port.ifindex, fd, XdpMode.OFFLOAD)
-    assert exc.value.code == errno.EINVAL, f"expected EINVAL, got {exc.value!r}"
-    assert "xdpoffload of non-bound program" in str(exc.value.args[1]), exc.value.args
+    xdp_refused(
+        nsim.port,
+        lambda: xdp_attach.attach(nsim.port.ns.ipr, nsim.port.ifindex, fd, XdpMode.OFFLOAD),
+        errno.EINVAL,
+        "xdpoffload of non-bound program",
+        exact=False,
+    )
 
 
 def test_deleting_device_releases_attached_program(host_ns: NetNS, suite: str) -> None:

@@ -32,8 +32,8 @@ from mbcommon import (
     send_frames,
     veth_shape,
 )
-from pyroute2 import NetlinkError
 from xdplib import xdp_attach
+from xdplib.refusals import xdp_refused
 from xdplib.traffic import ARRIVAL_TIMEOUT
 from xdplib.xdp_attach import BOTH_MODES, XdpMode
 
@@ -82,9 +82,10 @@ def test_program_without_frags_gets_linear_frames(jumbo: Jumbo, attach_prog: Att
 def test_program_without_frags_refused_natively(jumbo: Jumbo, mb_prog: LoadProg) -> None:
     r = jumbo.receiver
     prog = mb_prog(frags=False)
-    with pytest.raises(NetlinkError) as exc:
-        xdp_attach.attach(r.ns.ipr, r.ifindex, prog.fd, XdpMode.NATIVE)
-    assert exc.value.code == errno.ERANGE, f"expected ERANGE, got {exc.value!r}"
-    assert "Peer MTU is too large to set XDP" in str(exc.value.args[1]), exc.value
-    state = xdp_attach.query(r.ns.ipr, r.ifindex)
-    assert state.attached == xdp_attach.XDP_ATTACHED_NONE, f"refused attach left {state}"
+    xdp_refused(
+        r,
+        lambda: xdp_attach.attach(r.ns.ipr, r.ifindex, prog.fd, XdpMode.NATIVE),
+        errno.ERANGE,
+        "Peer MTU is too large to set XDP",
+        exact=False,
+    )
