@@ -526,12 +526,19 @@ def cmd_costs(args: argparse.Namespace, repo: Path) -> int:
         repo, selftest_suites(stack), [t for t, _ in series_kselftests(stack)]
     )
     with open_results(args.results) as loaded:
-        tests = loaded.data.get("tests") or []
-        if not tests:
+        try:
+            durations = shards.test_durations(loaded.data.get("tests") or [])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise UsageError(
+                f"{args.results}: a test without a name or duration ({exc})",
+                "give the results.json harness wrote",
+            ) from exc
+        if not durations:
             raise UsageError(
                 f"{args.results}: no tests in its results", "give a run that ran tests"
             )
-        print(shards.costs_document(tests, candidates, str(loaded.data.get("run_id", ""))), end="")
+        run = str(loaded.data.get("run_id", ""))
+        print(shards.costs_document(durations, candidates, run), end="")
     return 0
 
 

@@ -482,7 +482,7 @@ class Pipeline:
         jobs = min(self.opts.jobs, len(self.units))
         if jobs <= 1:
             return []
-        memory = stack_vm_shape(self.stack).memory or vm.VmSpec.memory
+        memory = self._guest_memory()
         fit = shards.fit_memory(jobs, memory, shards.available_memory())
         if fit < jobs:
             warn(
@@ -490,9 +490,10 @@ class Pipeline:
                 f"guest{'s' if fit > 1 else ''} of "
                 f"{memory} (and {shards.GUEST_OVERHEAD >> 20} MiB for QEMU) each"
             )
-        known = shards.previous_costs(self.results.parent, self.key, self.units, self.results)
-        hints = {} if known else shards.hinted_costs(self.repo, self.units)
-        return shards.plan(self.units, fit, known or hints)
+        known = shards.previous_costs(
+            self.results.parent, self.key, self.units, self.results
+        ) or shards.hinted_costs(self.repo, self.units)
+        return shards.plan(self.units, fit, known)
 
     def _test_progs(
         self, names: list[str], worktree: Path, build_dir: Path, bpftool: Path | None
@@ -536,6 +537,10 @@ class Pipeline:
             return host_view(self.repo, writable)
         return image_view(self.image, self.repo, writable, self.cache.stack(self.work_key))
 
+    def _guest_memory(self) -> str:
+        """A guest's memory: the stack's series.toml ``[vm] memory``, else the default."""
+        return stack_vm_shape(self.stack).memory or vm.VmSpec.memory
+
     def vm_spec(self, bzimage: Path, accel: str, view: GuestView) -> vm.VmSpec:
         """The guest as the stack's series.toml ``[vm]`` tables shape it."""
         shape = stack_vm_shape(self.stack)
@@ -549,7 +554,7 @@ class Pipeline:
         return dataclasses.replace(
             spec,
             cpus=shape.cpus or spec.cpus,
-            memory=shape.memory or spec.memory,
+            memory=self._guest_memory(),
             append=(*spec.append, *shape.append, *self.opts.append),
         )
 

@@ -29,6 +29,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.kselftests import Kselftest, parse_name
 from harness.report import TestResult
@@ -141,7 +142,7 @@ def previous_costs(
             continue
         try:
             tests = json.loads((results_root / name / "results.json").read_text())["tests"]
-            durations = [(str(t["name"]), float(t["duration"])) for t in tests]
+            durations = test_durations(tests)
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if not durations:
@@ -150,6 +151,12 @@ def previous_costs(
         for u, seconds in unit_costs(durations, candidates).items():
             costs[u] = max(costs.get(u, 0.0), seconds)
     return costs
+
+
+def test_durations(tests: Iterable[Mapping[str, Any]]) -> list[tuple[str, float]]:
+    """(name, seconds) of results.json's tests; KeyError, ValueError or TypeError for a
+    test without them."""
+    return [(str(t["name"]), float(t["duration"])) for t in tests]
 
 
 def unit_costs(
@@ -194,10 +201,9 @@ def hinted_costs(repo: Path, candidates: Sequence[Unit]) -> dict[Unit, float]:
 
 
 def costs_document(
-    tests: Iterable[Mapping[str, object]], candidates: Sequence[Unit], run: str
+    durations: Iterable[tuple[str, float]], candidates: Sequence[Unit], run: str
 ) -> str:
-    """COST_HINTS' text for a run's tests (results.json's): seconds per unit, by name."""
-    durations = [(str(t["name"]), float(str(t["duration"]))) for t in tests]
+    """COST_HINTS' text for a run's test durations: seconds per unit, by name."""
     costs = unit_costs(durations, candidates)
     doc = {
         "about": "seconds each unit's tests took in one run; how --jobs deals units when "

@@ -270,3 +270,7 @@ def test_costs_of_a_run_per_test_file_of_every_series(
     (run / "results.json").write_text(json.dumps({**data, "tests": []}))
     assert main(["costs", str(run)]) == 2
     assert "no tests in its results" in capsys.readouterr().err
+    bad = [{"name": "selftests.baseline.test_a::t1", "duration": "slow"}]
+    (run / "results.json").write_text(json.dumps({**data, "tests": bad}))
+    assert main(["costs", str(run)]) == 2
+    assert "a test without a name or duration" in capsys.readouterr().err

@@ -229,8 +229,9 @@ def test_the_cost_document_is_what_hinted_costs_reads(tmp_path: Path) -> None:
         {"name": "selftests.s.test_a::t2", "duration": 1.0},
         {"name": "kselftest.net.x", "duration": 9.0},
     ]
+    doc = shards.costs_document(shards.test_durations(tests), [a, k], "run-1")
     (tmp_path / shards.COST_HINTS).parent.mkdir()
-    (tmp_path / shards.COST_HINTS).write_text(shards.costs_document(tests, [a, k], "run-1"))
+    (tmp_path / shards.COST_HINTS).write_text(doc)
     assert shards.hinted_costs(tmp_path, [a, k]) == {a: 3.2, k: 9.0}  # rounded to 0.1 s
 
 
