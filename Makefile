@@ -1,6 +1,9 @@
 # Developer entry points. `make check` is the test command CI runs.
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The harness as make check runs it: its kernel build gets its own -j, not this
+# make's jobserver.
+HARNESS := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(BIN)/harness
 
 .PHONY: setup lint unit image kernel check run
 # The pinned guest userspace `make check` boots (vm-images/): built once into the
@@ -33,16 +36,15 @@ image:
 # results, build.log included, in their own results/<run-id>/). make check runs it
 # beside lint, the unit tests and the image build, which use the core the import and
 # apply (one process each, mostly) leave idle, and then compete with the compile. A lint
-# or unit-test failure ends make check only once this build has finished. The
-# harness's make gets its own -j, not this make's jobserver.
+# or unit-test failure ends make check only once this build has finished.
 kernel:
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(BIN)/harness build --all
+	$(HARNESS) build --all
 
 # Lint, unit tests, the image and the kernel, then every series in one boot of the
 # pinned guest image, every suite: `harness test` boots the kernel built above (and
 # refuses when there is none, instead of building one).
 check: lint unit image kernel
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(BIN)/harness test --all --image $(IMAGE)
+	$(HARNESS) test --all --image $(IMAGE)
 
 run:
 	$(BIN)/harness run --series baseline
